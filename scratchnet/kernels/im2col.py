@@ -1,0 +1,152 @@
+"""im2col / col2im for channels-last convolution, as numba kernels with NumPy references.
+
+im2col turns every receptive field of ``x`` into one row, so a convolution becomes a
+single GEMM with the kernel reshaped to a matrix::
+
+    x     (N, H, W, C)
+    cols  (N, Ho, Wo, kh*kw*C)      cols[n, i, j, (a*kw + b)*C + c]
+                                        = x[n, i*sh - pad_top + a, j*sw - pad_left + b, c]
+                                          (0 where that position falls in the padding)
+
+The column order (a, b, c) is the C-order of a Keras kernel ``W`` of shape
+(kh, kw, C, F), so ``cols.reshape(-1, kh*kw*C) @ W.reshape(kh*kw*C, F)`` is the
+convolution, with no transposes. col2im is the adjoint (transpose) of im2col: it
+scatters each row back onto the positions it was copied from, summing where windows
+overlap; that is exactly the backward pass of im2col.
+
+Padding is never materialised: the kernels bounds-check each position, and the
+padded cells are read as 0 (im2col) or dropped (col2im). ``pad_top``/``pad_left`` are
+the padding before the first row/column; the padding after is implied by the output
+size ``Ho, Wo`` taken from the shape of ``cols``.
+
+Both kernels run ``prange`` over the batch only: sample ``n`` reads and writes only
+``x[n]``/``cols[n]``, so iterations never touch the same element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """Copy every (kh, kw) window of ``x`` into one row of ``out`` (numba, parallel over N).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C), C-contiguous float32 or float64
+    kh, kw : int
+        Kernel height and width.
+    sh, sw : int
+        Strides.
+    pad_top, pad_left : int
+        Implicit zero padding before the first row and column.
+    out : ndarray, shape (N, Ho, Wo, kh*kw*C), same dtype as ``x``
+        Overwritten entirely (padding cells are written as 0).
+
+    Returns
+    -------
+    out
+    """
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    for n in prange(N):
+        for i in range(Ho):
+            r0 = i * sh - pad_top
+            for j in range(Wo):
+                s0 = j * sw - pad_left
+                for a in range(kh):
+                    r = r0 + a
+                    for b in range(kw):
+                        s = s0 + b
+                        col = (a * kw + b) * C
+                        if r >= 0 and r < H and s >= 0 and s < W:
+                            for c in range(C):
+                                out[n, i, j, col + c] = x[n, r, s, c]
+                        else:
+                            for c in range(C):
+                                out[n, i, j, col + c] = 0
+    return out
+
+
+@njit(cache=True, parallel=True)
+def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
+    """Adjoint of :func:`im2col`: sum each row of ``cols`` back onto its window (numba).
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N, Ho, Wo, kh*kw*C), C-contiguous float32 or float64
+    kh, kw, sh, sw, pad_top, pad_left : int
+        As in :func:`im2col`.
+    out : ndarray, shape (N, H, W, C), same dtype as ``cols``
+        Overwritten: zeroed, then accumulated into.
+
+    Returns
+    -------
+    out
+        ``out[n, r, s, c]`` = sum of every ``cols`` entry that im2col copied from ``x[n, r, s, c]``.
+
+    Notes
+    -----
+    The loops run over the kernel offset (a, b) outside the output position (i, j),
+    as the NumPy reference does; each (a, b) adds at most once to a given cell, so both
+    add the same numbers in the same order and agree bit for bit.
+    """
+    N, H, W, C = out.shape
+    Ho, Wo = cols.shape[1], cols.shape[2]
+    for n in prange(N):
+        for r in range(H):
+            for s in range(W):
+                for c in range(C):
+                    out[n, r, s, c] = 0
+        for a in range(kh):
+            for b in range(kw):
+                col = (a * kw + b) * C
+                for i in range(Ho):
+                    r = i * sh - pad_top + a
+                    if r < 0 or r >= H:
+                        continue  # this row of the window lies in the padding
+                    for j in range(Wo):
+                        s = j * sw - pad_left + b
+                        if s < 0 or s >= W:
+                            continue
+                        for c in range(C):
+                            out[n, r, s, c] += cols[n, i, j, col + c]
+    return out
+
+
+def _padded_extent(size, k, stride, pad_before, n_out):
+    """Padding after the input so that ``n_out`` windows fit: (before, after) for np.pad."""
+    return pad_before, max((n_out - 1) * stride + k - size - pad_before, 0)
+
+
+def im2col_reference(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """Plain-NumPy :func:`im2col`: pad with zeros, then one strided slice per kernel offset."""
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    xp = np.pad(x, ((0, 0), _padded_extent(H, kh, sh, pad_top, Ho),
+                    _padded_extent(W, kw, sw, pad_left, Wo), (0, 0)))
+    view = out.reshape(N, Ho, Wo, kh, kw, C)
+    for a in range(kh):
+        for b in range(kw):
+            # Output (i, j) reads padded row a + i*sh and column b + j*sw.
+            rs, cs = slice(a, a + sh * (Ho - 1) + 1, sh), slice(b, b + sw * (Wo - 1) + 1, sw)
+            view[:, :, :, a, b, :] = xp[:, rs, cs, :]
+    return out
+
+
+def col2im_reference(cols, kh, kw, sh, sw, pad_top, pad_left, out):
+    """Plain-NumPy :func:`col2im`: add each kernel offset's slice into a padded buffer, crop."""
+    N, H, W, C = out.shape
+    Ho, Wo = cols.shape[1], cols.shape[2]
+    pt, pb = _padded_extent(H, kh, sh, pad_top, Ho)
+    pl, pr = _padded_extent(W, kw, sw, pad_left, Wo)
+    dxp = np.zeros((N, H + pt + pb, W + pl + pr, C), dtype=out.dtype)
+    view = cols.reshape(N, Ho, Wo, kh, kw, C)
+    for a in range(kh):
+        for b in range(kw):
+            rs, cs = slice(a, a + sh * (Ho - 1) + 1, sh), slice(b, b + sw * (Wo - 1) + 1, sw)
+            dxp[:, rs, cs, :] += view[:, :, :, a, b, :]
+    out[...] = dxp[:, pt:pt + H, pl:pl + W, :]  # gradient that landed on padding is dropped
+    return out

@@ -1,0 +1,137 @@
+"""Channels-last max-pooling, forward and backward, as numba kernels with NumPy references.
+
+Forward, for each output element (n, i, j, c), over the window rows
+``i*sh - pad_top + [0, ph)`` and columns ``j*sw - pad_left + [0, pw)``::
+
+    y[n, i, j, c]      = max of x[n, r, s, c] over the window's in-bounds cells
+    argmax[n, i, j, c] = (r*W + s)*C + c of that maximum: a flat index into x[n]
+
+Padded cells are skipped, as if they held -inf: they never win, and a window always
+has at least one in-bounds cell for the Keras padding rules. Ties go to the first
+cell in row-major window order (a strict ``>``), in the kernel and the reference alike.
+
+Backward routes each output's gradient to exactly the one input recorded in argmax::
+
+    dx[n].flat[argmax[n, i, j, c]] += dy[n, i, j, c]
+
+With overlapping windows (stride < pool size) one input can win two windows, so
+the backward accumulates; it does so inside sample n's own iteration, so the
+``prange`` over the batch never has two iterations writing one element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
+    """Max over each (ph, pw) window of ``x``, recording where it came from (numba).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C), C-contiguous float32 or float64
+    ph, pw : int
+        Pool height and width.
+    sh, sw : int
+        Strides.
+    pad_top, pad_left : int
+        Implicit padding before the first row and column (never selected).
+    out : ndarray, shape (N, Ho, Wo, C), same dtype as ``x``; overwritten.
+    argmax : ndarray of int32 or int64, shape (N, Ho, Wo, C); overwritten
+        with flat indices into ``x[n]`` (0 <= index < H*W*C).
+
+    Returns
+    -------
+    out, argmax
+    """
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    for n in prange(N):
+        for i in range(Ho):
+            r0 = i * sh - pad_top
+            # The in-bounds part of the window: rows r0 + [a_lo, a_hi).
+            a_lo = max(0, -r0)
+            a_hi = min(ph, H - r0)
+            for j in range(Wo):
+                s0 = j * sw - pad_left
+                b_lo = max(0, -s0)
+                b_hi = min(pw, W - s0)
+                # Start from the first in-bounds cell, so even -inf inputs get an argmax.
+                r, s = r0 + a_lo, s0 + b_lo
+                for c in range(C):
+                    out[n, i, j, c] = x[n, r, s, c]
+                    argmax[n, i, j, c] = (r * W + s) * C + c
+                for a in range(a_lo, a_hi):
+                    r = r0 + a
+                    for b in range(b_lo, b_hi):
+                        s = s0 + b
+                        base = (r * W + s) * C
+                        for c in range(C):
+                            v = x[n, r, s, c]
+                            if v > out[n, i, j, c]:
+                                out[n, i, j, c] = v
+                                argmax[n, i, j, c] = base + c
+    return out, argmax
+
+
+@njit(cache=True, parallel=True)
+def maxpool_backward(dy, argmax, out):
+    """Scatter ``dy`` onto the recorded maxima: the gradient of :func:`maxpool_forward`.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, Ho, Wo, C), C-contiguous float32 or float64
+    argmax : ndarray of int, shape (N, Ho, Wo, C), from :func:`maxpool_forward`
+    out : ndarray, shape (N, H, W, C), same dtype as ``dy``; zeroed, then accumulated into.
+
+    Returns
+    -------
+    out
+    """
+    N = out.shape[0]
+    per_sample = out.size // N if N > 0 else 0
+    per_out = dy.size // N if N > 0 else 0
+    dxf = out.reshape(N, per_sample)
+    dyf = dy.reshape(N, per_out)
+    af = argmax.reshape(N, per_out)
+    for n in prange(N):
+        for k in range(per_sample):
+            dxf[n, k] = 0
+        for k in range(per_out):
+            dxf[n, af[n, k]] += dyf[n, k]
+    return out
+
+
+def maxpool_forward_reference(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
+    """Plain-NumPy :func:`maxpool_forward`: a running max over the ph*pw window offsets."""
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    best = np.zeros(out.shape, dtype=x.dtype)
+    where = np.full(out.shape, -1, dtype=np.int64)  # -1: no in-bounds cell seen yet
+    rows = np.arange(Ho) * sh - pad_top
+    cols = np.arange(Wo) * sw - pad_left
+    chan = np.arange(C)
+    for a in range(ph):
+        for b in range(pw):
+            r, s = rows + a, cols + b
+            inside = ((r >= 0) & (r < H))[:, None] & ((s >= 0) & (s < W))[None, :]  # (Ho, Wo)
+            v = x[:, np.clip(r, 0, H - 1)][:, :, np.clip(s, 0, W - 1)]  # (N, Ho, Wo, C)
+            take = inside[None, :, :, None] & ((where < 0) | (v > best))
+            flat = ((r[:, None, None] * W + s[None, :, None]) * C + chan)[None]  # (1, Ho, Wo, C)
+            best = np.where(take, v, best)
+            where = np.where(take, flat, where)
+    out[...] = best
+    argmax[...] = where
+    return out, argmax
+
+
+def maxpool_backward_reference(dy, argmax, out):
+    """Plain-NumPy :func:`maxpool_backward`: ``np.add.at`` onto each sample's flat dx."""
+    N = out.shape[0]
+    dxf = np.zeros((N, out.size // max(N, 1)), dtype=out.dtype)
+    rows = np.repeat(np.arange(N), dy.size // max(N, 1))
+    np.add.at(dxf, (rows, argmax.reshape(-1)), dy.reshape(-1))  # unbuffered: repeats add up
+    out[...] = dxf.reshape(out.shape)
+    return out

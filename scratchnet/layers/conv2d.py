@@ -1,0 +1,140 @@
+"""2-D convolution, channels-last, as im2col + one GEMM.
+
+Forward, with K = kh*kw*C and P = N*Ho*Wo output positions::
+
+    cols = im2col(x)                      (P, K)     one receptive field per row
+    y    = cols @ W.reshape(K, F) + b     (P, F)  -> reshaped, not transposed, to (N, Ho, Wo, F)
+
+Backward, with dY = dy.reshape(P, F), differentiates that one GEMM::
+
+    dW = cols.T @ dY        (K, F)  -> (kh, kw, C, F)
+    db = dY.sum(axis=0)     (F,)
+    dX = col2im(dY @ W.T)   (P, K)  -> (N, H, W, C)   skipped on a model's first layer
+
+Padding follows Keras/TensorFlow exactly (see :func:`conv_output_size`), so weights
+and outputs match Keras's Conv2D.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.initializers import glorot_uniform, zeros
+from scratchnet.kernels.im2col import col2im, im2col
+from scratchnet.layers.base import Layer, int_pair, positive_int
+
+PADDINGS = ("valid", "same")
+
+
+def conv_output_size(size: int, k: int, stride: int, padding: str) -> tuple[int, int]:
+    """Output length and padding-before along one axis, by Keras/TensorFlow's rules.
+
+    ``'valid'``: out = (size - k) // stride + 1, no padding.
+    ``'same'``:  out = ceil(size / stride); the total padding
+    ``max((out - 1)*stride + k - size, 0)`` is split with the odd cell after
+    (bottom/right), so pad_before = total // 2.
+    """
+    if padding == "valid":
+        return (size - k) // stride + 1, 0
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + k - size, 0) // 2
+
+
+def check_padding(layer: Layer, padding) -> str:
+    """Return ``padding`` lower-cased, or raise naming the layer if it is not valid/same."""
+    p = padding.lower() if isinstance(padding, str) else padding
+    if p not in PADDINGS:
+        raise ValueError(f"{layer.name}: padding must be one of {PADDINGS}, got {padding!r}")
+    return p
+
+
+def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], padding: str,
+                      what: str) -> tuple[int, int, int]:
+    """Validate an (H, W, C) sample shape against a (kh, kw) window; return (H, W, C)."""
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(f"{layer.name}: expected samples of shape (H, W, C) (input (N, H, W, C)), "
+                         f"got sample shape {tuple(input_shape)}")
+    H, W, C = input_shape
+    if padding == "valid" and (window[0] > H or window[1] > W):
+        raise ValueError(f"{layer.name}: {what} {window} is larger than the input's (H, W) = "
+                         f"{(H, W)} with padding='valid'; expected {what} <= input "
+                         f"(or padding='same')")
+    return H, W, C
+
+
+class Conv2D(Layer):
+    """2-D convolution over (N, H, W, C) inputs, Keras layout and defaults.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels F.
+    kernel_size : int or (int, int)
+    strides : int or (int, int), default 1
+    padding : {'valid', 'same'}
+    activation, input_shape, name
+        As in :class:`~scratchnet.layers.base.Layer`.
+
+    Attributes
+    ----------
+    params : ``'W'`` (kh, kw, C, F), Glorot-uniform; ``'b'`` (F,), zeros.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 input_shape=None, name=None):
+        super().__init__(activation=activation, input_shape=input_shape, name=name)
+        self.filters = positive_int(filters, f"{self.name}: filters")
+        self.kernel_size = int_pair(kernel_size, f"{self.name}: kernel_size")
+        self.strides = int_pair(strides, f"{self.name}: strides")
+        self.padding = check_padding(self, padding)
+        self._cols = self._dcols = None  # (N*Ho*Wo, K) buffers, reused while N is unchanged
+
+    def _build(self, input_shape, rng):
+        (kh, kw), (sh, sw), F = self.kernel_size, self.strides, self.filters
+        H, W, C = check_image_shape(self, input_shape, self.kernel_size, self.padding,
+                                    "kernel_size")
+        self._Ho, self._pad_top = conv_output_size(H, kh, sh, self.padding)
+        self._Wo, self._pad_left = conv_output_size(W, kw, sw, self.padding)
+        self._K = kh * kw * C  # one im2col row: a receptive field across all channels
+        self.params = {
+            # Keras's fans for a conv kernel: the receptive field times in/out channels.
+            "W": glorot_uniform((kh, kw, C, F), kh * kw * C, kh * kw * F, rng, self.dtype),
+            "b": zeros((F,), self.dtype),
+        }
+        self._cols = self._dcols = None
+        return self._Ho, self._Wo, F
+
+    def _buffer(self, attr: str, rows: int) -> np.ndarray:
+        """A (rows, K) scratch matrix, reallocated only when the batch size changes."""
+        buf = getattr(self, attr)
+        if buf is None or buf.shape[0] != rows or buf.dtype != self.dtype:
+            buf = np.empty((rows, self._K), dtype=self.dtype)
+            setattr(self, attr, buf)
+        return buf
+
+    def forward(self, x, training):
+        """x (N, H, W, C) -> y (N, Ho, Wo, F). Caches the im2col matrix for backward."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        N, Ho, Wo, F = x.shape[0], self._Ho, self._Wo, self.filters
+        cols = self._buffer("_cols", N * Ho * Wo)
+        im2col(np.ascontiguousarray(x), kh, kw, sh, sw, self._pad_top, self._pad_left,
+               cols.reshape(N, Ho, Wo, -1))
+        y = cols @ self.params["W"].reshape(-1, F)  # (P, K) @ (K, F): the whole convolution
+        y += self.params["b"]
+        self._n = N
+        return y.reshape(N, Ho, Wo, F)  # rows are already (n, i, j)-ordered: no transpose
+
+    def backward(self, dy):
+        """dy (N, Ho, Wo, F) -> dx (N, H, W, C), or None when ``need_input_grad`` is False."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        N, F, cols = self._n, self.filters, self._cols
+        dY = np.ascontiguousarray(dy, dtype=self.dtype).reshape(-1, F)  # (P, F)
+        np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
+        np.sum(dY, axis=0, out=self.grads["b"])  # the bias is added at every position
+        if not self.need_input_grad:
+            return None  # first layer: the (P, K) GEMM and col2im would be wasted
+        dcols = self._buffer("_dcols", cols.shape[0])
+        np.matmul(dY, self.params["W"].reshape(-1, F).T, out=dcols)  # dcols = dY W^T
+        dx = np.empty((N, *self.input_shape), dtype=self.dtype)
+        return col2im(dcols.reshape(N, self._Ho, self._Wo, -1), kh, kw, sh, sw,
+                      self._pad_top, self._pad_left, dx)

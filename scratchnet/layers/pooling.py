@@ -1,0 +1,74 @@
+"""2-D max-pooling, channels-last, with the argmax recorded for an exact backward.
+
+Forward (numba, parallel over the batch)::
+
+    y[n, i, j, c] = max over the window's in-bounds cells of x[n, r, s, c]
+    argmax        = flat index (r*W + s)*C + c of that cell within x[n]
+
+Backward: the max is locally the identity on the winning cell and constant in the
+others, so each output's gradient goes to exactly one input::
+
+    dx = 0;  dx[n].flat[argmax[n, i, j, c]] += dy[n, i, j, c]
+
+(``+=`` because with strides < pool_size one input can win two windows.) Padding
+follows Keras/TensorFlow; padded cells act as -inf and never win.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.kernels.maxpool import maxpool_backward, maxpool_forward
+from scratchnet.layers.base import Layer, int_pair
+from scratchnet.layers.conv2d import check_image_shape, check_padding, conv_output_size
+
+
+class MaxPool2D(Layer):
+    """Max-pooling over (N, H, W, C) inputs, as Keras's MaxPooling2D.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default 2
+    strides : int or (int, int), optional
+        Defaults to ``pool_size`` (non-overlapping windows).
+    padding : {'valid', 'same'}
+    input_shape, name
+        As in :class:`~scratchnet.layers.base.Layer`.
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        self.pool_size = int_pair(pool_size, f"{self.name}: pool_size")
+        self.strides = self.pool_size if strides is None else int_pair(
+            strides, f"{self.name}: strides")
+        self.padding = check_padding(self, padding)
+        self._argmax = None  # (N, Ho, Wo, C) indices, reused while N is unchanged
+
+    def _build(self, input_shape, rng):
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        H, W, C = check_image_shape(self, input_shape, self.pool_size, self.padding, "pool_size")
+        self._Ho, self._pad_top = conv_output_size(H, ph, sh, self.padding)
+        self._Wo, self._pad_left = conv_output_size(W, pw, sw, self.padding)
+        # Flat indices into one sample; int32 halves the traffic and fits any real image.
+        self._index_dtype = np.int32 if H * W * C < 2**31 else np.int64
+        self._argmax = None
+        return self._Ho, self._Wo, C
+
+    def forward(self, x, training):
+        """x (N, H, W, C) -> y (N, Ho, Wo, C); records the argmax for backward."""
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        shape = (x.shape[0], self._Ho, self._Wo, self.input_shape[2])
+        if self._argmax is None or self._argmax.shape != shape:
+            self._argmax = np.empty(shape, dtype=self._index_dtype)
+        y = np.empty(shape, dtype=self.dtype)
+        maxpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, self._pad_top, self._pad_left,
+                        y, self._argmax)
+        return y
+
+    def backward(self, dy):
+        """dy (N, Ho, Wo, C) -> dx (N, H, W, C): dy routed to each window's maximum."""
+        if not self.need_input_grad:
+            return None  # a parameter-free layer first in a model has nothing to compute
+        dy = np.ascontiguousarray(dy, dtype=self.dtype)
+        dx = np.empty((dy.shape[0], *self.input_shape), dtype=self.dtype)
+        return maxpool_backward(dy, self._argmax, dx)
