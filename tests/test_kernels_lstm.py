@@ -1,0 +1,102 @@
+"""The fused LSTM step kernels equal their NumPy references, float32 and float64."""
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scratchnet.kernels.lstm import (
+    lstm_backward_step,
+    lstm_backward_step_reference,
+    lstm_forward_step,
+    lstm_forward_step_reference,
+)
+
+DTYPES = [np.float32, np.float64]
+# numba's libm exp/tanh and NumPy's SIMD versions may differ in the last bits.
+TOL = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
+
+cases = given(
+    n=st.integers(1, 7),
+    hidden=st.integers(1, 9),
+    dtype=st.sampled_from(DTYPES),
+    scale=st.sampled_from([0.1, 1.0, 5.0, 100.0, 1e4]),  # large |z|: saturated gates
+    seed=st.integers(0, 2**32 - 1),
+)
+
+
+def forward_inputs(rng, n, hidden, dtype, scale):
+    zx = (scale * rng.standard_normal((n, 4 * hidden))).astype(dtype)
+    zh = (scale * rng.standard_normal((n, 4 * hidden))).astype(dtype)
+    c_prev = (3 * rng.standard_normal((n, hidden))).astype(dtype)
+    return zx, zh, c_prev
+
+
+def run_forward(fn, zx, zh, c_prev):
+    n, hidden = c_prev.shape
+    out = [np.full((n, 4 * hidden), np.nan, zx.dtype)] + [
+        np.full((n, hidden), np.nan, zx.dtype) for _ in range(3)
+    ]
+    fn(zx, zh, c_prev, *out)
+    return out  # gates, c, tanh_c, h
+
+
+@cases
+@settings(max_examples=25, deadline=None)
+def test_forward_step_matches_reference(n, hidden, dtype, scale, seed):
+    zx, zh, c_prev = forward_inputs(np.random.default_rng(seed), n, hidden, dtype, scale)
+    got = run_forward(lstm_forward_step, zx, zh, c_prev)
+    want = run_forward(lstm_forward_step_reference, zx, zh, c_prev)
+    for name, a, b in zip(("gates", "c", "tanh_c", "h"), got, want, strict=True):
+        assert a.dtype == dtype and b.dtype == dtype, name
+        assert np.all(np.isfinite(a)), name
+        np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
+    gates = got[0]
+    sig = np.delete(gates, np.s_[2 * hidden : 3 * hidden], axis=1)
+    assert np.all((sig >= 0) & (sig <= 1))
+
+
+@cases
+@settings(max_examples=25, deadline=None)
+def test_backward_step_matches_reference(n, hidden, dtype, scale, seed):
+    rng = np.random.default_rng(seed)
+    zx, zh, c_prev = forward_inputs(rng, n, hidden, dtype, scale)
+    gates, _, tanh_c, _ = run_forward(lstm_forward_step_reference, zx, zh, c_prev)
+    dh = rng.standard_normal((n, hidden)).astype(dtype)
+    dc_next = rng.standard_normal((n, hidden)).astype(dtype)
+    results = []
+    for fn in (lstm_backward_step, lstm_backward_step_reference):
+        dz = np.full((n, 4 * hidden), np.nan, dtype)
+        dc_prev = np.full((n, hidden), np.nan, dtype)
+        fn(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
+        results.append((dz, dc_prev))
+    for name, a, b in zip(("dz", "dc_prev"), *results, strict=True):
+        assert a.dtype == dtype and np.all(np.isfinite(a)), name
+        np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
+
+
+def test_saturated_gates_are_exact_and_warning_free():
+    # z = +-1000 would overflow a naive exp(-z) (an error here: RuntimeWarnings are errors).
+    for dtype in DTYPES:
+        z = np.array([[1000.0, -1000.0, 1000.0, -1000.0]], dtype)
+        zero, c_prev = np.zeros_like(z), np.ones((1, 1), dtype)
+        for fn in (lstm_forward_step, lstm_forward_step_reference):
+            gates, c, _, h = run_forward(fn, z, zero, c_prev)
+            np.testing.assert_array_equal(gates, [[1, 0, 1, 0]])
+            np.testing.assert_array_equal(c, [[1]])  # f*c_prev + i*g = 0*1 + 1*1
+            np.testing.assert_array_equal(h, [[0]])  # o = 0
+
+
+@pytest.mark.parametrize("kernel", [lstm_forward_step, lstm_backward_step])
+def test_float32_kernels_have_no_float64_arithmetic(kernel):
+    # Compile an uncached serial copy (cached code cannot be inspected) and look at its IR.
+    fn = numba.njit(kernel.py_func)
+    a4 = np.ones((2, 8), np.float32)
+    a1 = np.ones((2, 2), np.float32)
+    if kernel is lstm_forward_step:
+        fn(a4, a4, a1, a4.copy(), a1.copy(), a1.copy(), a1.copy())
+    else:
+        fn(a1, a1, a4, a1, a1, a4.copy(), a1.copy())
+    (ir,) = fn.inspect_llvm().values()
+    assert "double" not in ir
