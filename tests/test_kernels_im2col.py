@@ -1,0 +1,104 @@
+"""im2col/col2im: numba kernels equal their NumPy references, and the references are right."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
+from scratchnet.layers.conv2d import conv_output_size
+
+DTYPES = [np.float32, np.float64]
+
+
+@st.composite
+def geometries(draw):
+    """(N, H, W, C), (kh, kw), (sh, sw), padding: small, and valid for that padding."""
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7)),
+             draw(st.integers(1, 4)))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    if padding == "valid":
+        assume(k[0] <= shape[1] and k[1] <= shape[2])
+    return shape, k, s, padding
+
+
+def plan(shape, k, s, padding):
+    """Output size and leading padding, by the layer's (Keras) rules."""
+    Ho, pt = conv_output_size(shape[1], k[0], s[0], padding)
+    Wo, pl = conv_output_size(shape[2], k[1], s[1], padding)
+    return Ho, Wo, pt, pl
+
+
+def naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo):
+    """The definition, one element at a time."""
+    N, H, W, C = x.shape
+    cols = np.zeros((N, Ho, Wo, kh * kw * C), dtype=x.dtype)
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                for a in range(kh):
+                    for b in range(kw):
+                        r, q = i * sh - pt + a, j * sw - pl + b
+                        if 0 <= r < H and 0 <= q < W:
+                            cols[n, i, j, (a * kw + b) * C:(a * kw + b + 1) * C] = x[n, r, q]
+    return cols
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(geo=geometries(), seed=st.integers(0, 2**16))
+def test_im2col_equals_reference(dtype, geo, seed):
+    shape, (kh, kw), (sh, sw), padding = geo
+    Ho, Wo, pt, pl = plan(*geo)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    # NaN-filled buffers: every element must be written, padding included.
+    out = np.full((shape[0], Ho, Wo, kh * kw * shape[3]), np.nan, dtype=dtype)
+    ref = np.full_like(out, np.nan)
+    got = im2col(x, kh, kw, sh, sw, pt, pl, out)
+    im2col_reference(x, kh, kw, sh, sw, pt, pl, ref)
+    assert got is out and out.dtype == dtype
+    np.testing.assert_array_equal(out, ref)  # a pure copy: bit-identical
+    np.testing.assert_array_equal(ref, naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(geo=geometries(), seed=st.integers(0, 2**16))
+def test_col2im_equals_reference(dtype, geo, seed):
+    shape, (kh, kw), (sh, sw), padding = geo
+    Ho, Wo, pt, pl = plan(*geo)
+    cols = np.random.default_rng(seed).standard_normal(
+        (shape[0], Ho, Wo, kh * kw * shape[3])).astype(dtype)
+    out = np.full(shape, np.nan, dtype=dtype)
+    ref = np.full(shape, np.nan, dtype=dtype)
+    got = col2im(cols, kh, kw, sh, sw, pt, pl, out)
+    col2im_reference(cols, kh, kw, sh, sw, pt, pl, ref)
+    assert got is out and out.dtype == dtype
+    # Same additions in the same order (see col2im's notes), so bit-identical too.
+    np.testing.assert_array_equal(out, ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(geo=geometries(), seed=st.integers(0, 2**16))
+def test_col2im_reference_is_the_adjoint_of_im2col(geo, seed):
+    """<im2col(x), c> = <x, col2im(c)>: col2im is exactly im2col's backward pass."""
+    shape, (kh, kw), (sh, sw), padding = geo
+    Ho, Wo, pt, pl = plan(*geo)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    c = rng.standard_normal((shape[0], Ho, Wo, kh * kw * shape[3]))
+    lhs = np.sum(im2col_reference(x, kh, kw, sh, sw, pt, pl, np.empty_like(c)) * c)
+    rhs = np.sum(x * col2im_reference(c, kh, kw, sh, sw, pt, pl, np.empty_like(x)))
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+
+
+def test_same_padding_is_asymmetric_like_keras():
+    """H = W = 4, k = 3, s = 2: total padding 1, and Keras puts the odd cell after."""
+    x = np.arange(16, dtype=np.float64).reshape(1, 4, 4, 1)
+    Ho, pt = conv_output_size(4, 3, 2, "same")  # out 2, total pad 1 -> 0 before, 1 after
+    assert (Ho, pt) == (2, 0)
+    cols = im2col(x, 3, 3, 2, 2, pt, pt, np.empty((1, 2, 2, 9)))
+    np.testing.assert_array_equal(cols[0, 0, 0], [0, 1, 2, 4, 5, 6, 8, 9, 10])
+    np.testing.assert_array_equal(cols[0, 1, 1], [10, 11, 0, 14, 15, 0, 0, 0, 0])
