@@ -1,0 +1,34 @@
+"""In-place Adam update, in Keras 3's form.
+
+    m <- m + (g - m) (1 - beta1)
+    v <- v + (g^2 - v) (1 - beta2)
+    p <- p - alpha m / (sqrt(v) + eps),   alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+
+The bias corrections are folded into the scalar ``alpha`` by the caller, so the
+kernel is one fused pass over memory instead of the six of a NumPy expression.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+def adam_update_reference(p, g, m, v, alpha, beta1, beta2, eps):
+    """NumPy reference: updates the flat arrays ``p``, ``m`` and ``v`` in place."""
+    dt = p.dtype.type
+    m += (g - m) * dt(1 - beta1)
+    v += (g * g - v) * dt(1 - beta2)
+    p -= dt(alpha) * m / (np.sqrt(v) + dt(eps))
+
+
+@njit(cache=True, parallel=True)
+def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
+    """numba kernel over flat (1-D) arrays; every element is independent."""
+    dt = p.dtype.type
+    a, b1, b2, e = dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps)
+    for i in prange(p.size):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * b1
+        vi = v[i] + (gi * gi - v[i]) * b2
+        m[i] = mi
+        v[i] = vi
+        p[i] -= a * mi / (np.sqrt(vi) + e)
