@@ -97,3 +97,30 @@ def check_layer(layer, x: np.ndarray, *, training: bool = False, seed: int = 0,
         arr = x if key == "x" else layer.params[key]
         errors[key] = rel_error(analytic[key], numerical_gradient(loss, arr, eps))
     return errors
+
+
+def check_loss(loss_fn, logits: np.ndarray, labels: np.ndarray, eps: float = 1e-6) -> float:
+    """Relative error of a loss's fused gradient with respect to its logits (N, C)."""
+    logits = np.ascontiguousarray(logits, dtype=np.float64)
+    _, analytic = loss_fn(logits, labels)
+    numeric = numerical_gradient(lambda: loss_fn(logits, labels)[0], logits, eps)
+    return rel_error(analytic, numeric)
+
+
+def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, seed: int = 0,
+                eps: float = 1e-6) -> dict[str, float]:
+    """Relative error of a compiled float64 model's gradients, end to end through its loss.
+
+    Returns ``{'layer/param': err, ...}`` for every trainable array. Every forward
+    re-seeds the model, so dropout masks are the same in each evaluation.
+    """
+    def loss() -> float:
+        model.reseed(seed)
+        return model.loss(model.logits(x, training), y)[0]
+
+    model.reseed(seed)
+    model.compute_gradients(x, y, training)
+    analytic = {name: g.copy() for (name, _), g in
+                zip(model.named_parameters(), model.gradients, strict=True)}
+    return {name: rel_error(analytic[name], numerical_gradient(loss, p, eps))
+            for name, p in model.named_parameters()}

@@ -1,0 +1,46 @@
+"""Layers that only change the view of the data: Flatten and Reshape."""
+
+from __future__ import annotations
+
+import math
+
+from scratchnet.layers.base import Layer
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (one entry may be -1, as in Keras).
+
+    Shapes: x (N, *input_shape) -> y (N, *target_shape); backward reshapes back.
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(
+            d == 0 or d < -1 for d in self.target_shape
+        ):
+            raise ValueError(f"{self.name}: invalid target_shape {target_shape!r}")
+
+    def _build(self, input_shape, rng):
+        size = math.prod(input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(f"{self.name}: cannot reshape {input_shape} to {self.target_shape}")
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ValueError(f"{self.name}: cannot reshape {input_shape} to {self.target_shape}")
+        return self.target_shape
+
+    def forward(self, x, training):
+        return x.reshape(x.shape[0], *self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape(dy.shape[0], *self.input_shape)
+
+
+class Flatten(Reshape):
+    """(N, d1, d2, ...) -> (N, d1*d2*...). Channels-last order, so it matches Keras's Flatten."""
+
+    def __init__(self, **kwargs):
+        super().__init__((-1,), **kwargs)
