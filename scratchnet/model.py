@@ -1,0 +1,233 @@
+"""Sequential: a stack of layers, with Keras's compile / fit / evaluate / predict API.
+
+The model owns three things the layers do not: the order of the layers, the loss
+(fused with a final softmax), and the random streams (initialisation, shuffling,
+dropout), which all derive from one seed so that a run can be repeated bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.layers.activations import Softmax
+from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
+from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
+from scratchnet.optimizers import get_optimizer
+from scratchnet.training import evaluate, fit, predict
+
+
+class Input:
+    """Declares the shape of one sample, as ``keras.Input``: ``Sequential([Input((28, 28, 1)), ...])``."""
+
+    def __init__(self, shape):
+        self.shape = tuple(int(d) for d in shape)
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        May start with an ``Input``; otherwise the first layer's ``input_shape=``
+        or the first batch of data fixes the input shape.
+    seed : int
+        Seeds the weight initialisation, and ``fit``'s shuffling and dropout masks
+        unless ``fit`` is given its own seed.
+    dtype : 'float32' or 'float64', optional
+        The compute dtype. By default the dtype of the first data seen, or float32.
+    """
+
+    def __init__(self, layers=None, name="sequential", seed=0, dtype=None):
+        self.name = name
+        self.seed = int(seed)
+        self.layers: list[Layer] = []
+        self.input_shape = None
+        self.dtype = None if dtype is None else as_float_dtype(dtype)
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self._fused_softmax = None  # "layer", "activation" or None, set by compile
+        self._fit_calls = 0
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction -----------------------------------------------------------------------
+    def add(self, layer) -> None:
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("Input must come first in a Sequential model")
+            self.input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes Layer instances, got {type(layer).__name__}")
+        if not self.layers and self.input_shape is None:
+            self.input_shape = layer.declared_input_shape
+        self.layers.append(layer)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def build(self, input_shape=None, dtype=None) -> None:
+        """Build every layer in turn; each layer's init draws from its own seeded stream."""
+        if not self.layers:
+            raise ValueError(f"model {self.name!r} has no layers")
+        shape = tuple(input_shape or self.input_shape or ())
+        if not shape:
+            raise ValueError(
+                f"model {self.name!r} does not know its input shape: start with Input(shape), "
+                "give the first layer input_shape=, or call fit/predict on data"
+            )
+        self.input_shape = shape
+        self.dtype = as_float_dtype(dtype or self.dtype or np.float32)
+        streams = np.random.SeedSequence([self.seed, 0]).spawn(len(self.layers))
+        for layer, stream in zip(self.layers, streams, strict=True):
+            try:
+                shape = layer.build(shape, self.dtype, np.random.default_rng(stream))
+            except (ValueError, TypeError) as err:
+                raise type(err)(f"while building layer {layer.name!r}: {err}") from err
+        # The first layer's input gradient is never used: let it skip that work.
+        self.layers[0].need_input_grad = False
+
+    def _ensure_built(self, x) -> None:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"model {self.name!r}: expected a NumPy array, got {type(x).__name__}")
+        if not self.built:
+            if x.dtype not in FLOAT_DTYPES:
+                raise TypeError(
+                    f"model {self.name!r}: inputs must be float32 or float64, got {x.dtype}; "
+                    "scale and convert them, e.g. x.astype(np.float32) / 255"
+                )
+            self.build(self.input_shape or x.shape[1:], self.dtype or x.dtype)
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape
+
+    # -- parameters ---------------------------------------------------------------------------
+    def named_parameters(self):
+        """Yield ``('layer/param', array)`` for every trainable array, in a fixed order."""
+        for layer in self.layers:
+            for key, value in layer.params.items():
+                yield f"{layer.name}/{key}", value
+
+    @property
+    def parameters(self) -> list[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params.values()]
+
+    @property
+    def gradients(self) -> list[np.ndarray]:
+        return [layer.grads[k] for layer in self.layers for k in layer.params]
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) a table of layers, output shapes and parameter counts."""
+        if not self.built:
+            self.build()
+        rows = [(f"{layer.name} ({type(layer).__name__})", str((None, *layer.output_shape)),
+                 f"{layer.count_params():,}") for layer in self.layers]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
+                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "=" * sum(widths)
+
+        def fmt(a, b, c):
+            return a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2])
+
+        state = sum(v.size for layer in self.layers for v in layer.state.values())
+        trainable = self.count_params()
+        text = "\n".join([
+            f'Model: "{self.name}"', fmt("Layer (type)", "Output Shape", "Param #"), line,
+            *(fmt(*r) for r in rows), line,
+            f"Total params: {trainable + state:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {state:,}",
+        ])
+        print_fn(text)
+        return text
+
+    # -- compile ------------------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy",
+                metrics=("accuracy",)) -> None:
+        """Choose the optimizer and loss. ``metrics`` may be ``['accuracy']`` or empty."""
+        self.optimizer = get_optimizer(optimizer)
+        self.loss = get_loss(loss)
+        self.metrics = list(metrics or [])
+        unknown = [m for m in self.metrics if m not in ("accuracy", "acc")]
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; scratchnet computes 'accuracy'")
+        if not self.layers:
+            raise ValueError(f"model {self.name!r} has no layers")
+        last = self.layers[-1]
+        if isinstance(self.loss, SparseCategoricalCrossentropy) and not self.loss.from_logits:
+            if isinstance(last, Softmax):
+                self._fused_softmax = "layer"
+            elif isinstance(last.activation, Softmax):
+                self._fused_softmax = "activation"
+            else:
+                raise ValueError(
+                    f"model {self.name!r} does not end in a softmax: give its last layer "
+                    "activation='softmax', or use SparseCategoricalCrossentropy(from_logits=True)"
+                )
+        else:
+            self._fused_softmax = None
+
+    # -- forward and backward -------------------------------------------------------------------
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The full forward pass: probabilities when the model ends in a softmax."""
+        self._ensure_built(x)
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x
+
+    def logits(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """Forward up to the loss's input: stops before a final softmax that the loss fuses."""
+        self._ensure_built(x)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == last and self._fused_softmax == "layer":
+                break
+            fused = i == last and self._fused_softmax == "activation"
+            x = layer(x, training=training, apply_activation=not fused)
+        return x
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        """Backpropagate dL/dlogits through every layer, filling each layer's ``grads``."""
+        dy = dlogits
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            if i == last and self._fused_softmax == "layer":
+                continue
+            fused = i == last and self._fused_softmax == "activation"
+            dy = layer.backprop(dy, through_activation=not fused)
+
+    def compute_gradients(self, x: np.ndarray, y: np.ndarray, training: bool = True):
+        """Forward, loss and backward for one batch, without updating. Returns (loss, logits)."""
+        if self.loss is None:
+            raise RuntimeError(f"model {self.name!r} must be compiled first")
+        logits = self.logits(x, training)
+        loss, dlogits = self.loss(logits, y)
+        self.backward(dlogits)
+        return loss, logits
+
+    def train_step(self, x: np.ndarray, y: np.ndarray):
+        """One optimisation step on a batch. Returns (mean loss, number correct)."""
+        loss, logits = self.compute_gradients(x, y, training=True)
+        self.optimizer.apply(self.parameters, self.gradients)
+        return loss, int(np.count_nonzero(logits.argmax(axis=1) == y))
+
+    def reseed(self, entropy) -> np.random.Generator:
+        """Give every layer a fresh random stream from ``entropy`` (an int or tuple of ints);
+        return one more stream, for shuffling."""
+        streams = np.random.SeedSequence(entropy).spawn(len(self.layers) + 1)
+        for layer, stream in zip(self.layers, streams[1:], strict=True):
+            layer.rng = np.random.default_rng(stream)
+        return np.random.default_rng(streams[0])
+
+    # -- the Keras-style entry points (the loops live in scratchnet.training) -----------------
+    fit = fit
+    evaluate = evaluate
+    predict = predict
