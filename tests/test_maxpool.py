@@ -1,0 +1,150 @@
+"""MaxPool2D: gradients by finite differences, forward by the definition, dtypes, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from scratchnet.gradcheck import check_layer
+from scratchnet.layers.conv2d import conv_output_size
+from scratchnet.layers.pooling import MaxPool2D
+
+BOUND = 1e-6
+
+
+@st.composite
+def configs(draw):
+    """Input shape and pooling: overlapping (stride < pool) and gapped strides, valid/same."""
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6)),
+             draw(st.integers(1, 3)))
+    pool = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    strides = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    if padding == "valid":
+        assume(pool[0] <= shape[1] and pool[1] <= shape[2])
+    return shape, dict(pool_size=pool, strides=strides, padding=padding)
+
+
+def untied(shape, rng):
+    """A random permutation of values 0.1 apart: no two cells within 2*eps of each other."""
+    return 0.1 * rng.permutation(int(np.prod(shape))).reshape(shape) - 1.0
+
+
+def naive_maxpool(x, pool, strides, padding):
+    """The definition: the max over each window's in-bounds cells."""
+    N, H, W, C = x.shape
+    Ho, pt = conv_output_size(H, pool[0], strides[0], padding)
+    Wo, pl = conv_output_size(W, pool[1], strides[1], padding)
+    y = np.empty((N, Ho, Wo, C), dtype=x.dtype)
+    for i, j in np.ndindex(Ho, Wo):
+        r, s = i * strides[0] - pt, j * strides[1] - pl
+        y[:, i, j] = x[:, max(r, 0):r + pool[0], max(s, 0):s + pool[1]].max(axis=(1, 2))
+    return y
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg=configs(), seed=st.integers(0, 2**16))
+def test_gradients_match_finite_differences(cfg, seed):
+    shape, kwargs = cfg
+    x = untied(shape, np.random.default_rng(seed))
+    errors = check_layer(MaxPool2D(**kwargs), x, seed=seed)
+    assert set(errors) == {"x"}
+    assert errors["x"] <= BOUND, errors
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg=configs(), seed=st.integers(0, 2**16))
+def test_forward_matches_the_definition(cfg, seed):
+    shape, kwargs = cfg
+    layer = MaxPool2D(**kwargs)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    y = layer(x)
+    np.testing.assert_array_equal(y, naive_maxpool(x, layer.pool_size, layer.strides,
+                                                   layer.padding))
+
+
+def test_backward_routes_each_gradient_to_exactly_one_input():
+    x = untied((2, 4, 4, 3), np.random.default_rng(0))
+    layer = MaxPool2D()
+    y = layer(x)
+    dx = layer.backprop(np.ones_like(y))
+    # Non-overlapping 2x2 windows: a 1 exactly where x equals its window's max, 0 elsewhere.
+    window_max = np.repeat(np.repeat(y, 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(dx, (x == window_max).astype(x.dtype))
+    assert dx.sum() == y.size
+
+
+def test_overlapping_windows_accumulate_on_a_shared_maximum():
+    x = np.zeros((1, 3, 3, 1))
+    x[0, 1, 1, 0] = 5.0  # the centre wins all four 2x2 windows at stride 1
+    layer = MaxPool2D(2, strides=1)
+    y = layer(x)
+    np.testing.assert_array_equal(y[0, :, :, 0], np.full((2, 2), 5.0))
+    dx = layer.backprop(np.arange(1.0, 5.0).reshape(1, 2, 2, 1))
+    assert dx[0, 1, 1, 0] == 10.0 and dx.sum() == 10.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept_everywhere(dtype):
+    layer = MaxPool2D(3, strides=2, padding="same")
+    x = np.random.default_rng(0).standard_normal((3, 7, 6, 2)).astype(dtype)
+    y = layer(x, training=True)
+    dx = layer.backprop(np.ones_like(y))
+    assert y.dtype == dx.dtype == dtype
+    assert y.shape == (3, 4, 3, 2) and dx.shape == x.shape
+
+
+def test_keras_shapes_and_default_strides():
+    assert MaxPool2D().build((26, 26, 32)) == (13, 13, 32)
+    assert MaxPool2D().build((11, 11, 64)) == (5, 5, 64)  # valid drops the odd row/column
+    assert MaxPool2D(padding="same").build((11, 11, 64)) == (6, 6, 64)
+    assert MaxPool2D((3, 2)).strides == (3, 2)
+    assert MaxPool2D(3, strides=1).build((5, 6, 1)) == (3, 4, 1)
+    assert MaxPool2D().count_params() == 0
+
+
+def test_first_layer_returns_none():
+    layer = MaxPool2D()
+    layer.need_input_grad = False
+    y = layer(np.ones((1, 4, 4, 1)))
+    assert layer.backprop(y) is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(pool_size=0), "pool_size"),
+    (dict(pool_size=(2, -1)), "pool_size"),
+    (dict(pool_size=1.5), "pool_size"),
+    (dict(strides=0), "strides"),
+    (dict(strides=(1, 2, 3)), "strides"),
+    (dict(padding="causal"), "padding"),
+])
+def test_bad_hyperparameters_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=f"badpool: {message}"):
+        MaxPool2D(**kwargs, name="badpool")
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((28, 28), r"expected samples of shape \(H, W, C\)"),
+    ((1, 28, 28, 1), r"expected samples of shape \(H, W, C\)"),
+    ((0, 4, 1), r"expected samples of shape \(H, W, C\)"),
+    ((1, 4, 1), r"pool_size \(2, 2\) is larger than the input's \(H, W\) = \(1, 4\)"),
+])
+def test_bad_input_shapes_are_named(shape, message):
+    with pytest.raises(ValueError, match=f"badpool: {message}"):
+        MaxPool2D(name="badpool").build(shape)
+
+
+def test_same_padding_allows_a_pool_larger_than_the_input():
+    layer = MaxPool2D(3, padding="same")
+    assert layer.build((1, 2, 1), np.float64) == (1, 1, 1)
+    y = layer(np.array([[[[1.0], [4.0]]]]))
+    assert y.item() == 4.0
+
+
+def test_wrong_batch_shape_or_dtype_at_call_time():
+    layer = MaxPool2D(name="p")
+    layer(np.zeros((2, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="p: expected input of shape"):
+        layer(np.zeros((2, 4, 5, 1), np.float32))
+    with pytest.raises(TypeError, match="p: expected float32 input"):
+        layer(np.zeros((2, 4, 4, 1), np.float64))
