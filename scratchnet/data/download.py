@@ -1,0 +1,550 @@
+"""Verified downloads: single files from mirrors, and members streamed out of a zip.
+
+Guarantees
+----------
+* Every request has a timeout, and every loop over URLs and retries is bounded.
+* Bytes go to a hidden ``.<name>.part`` file next to the destination; the final
+  name appears (by ``os.replace``) only after the whole file has been received
+  and its SHA-256 matches. A file that fails verification is deleted.
+* A dropped connection is resumed with an HTTP ``Range`` request from the last
+  byte received, both within one call and, for single files, across calls (the
+  ``.part`` file is kept after a network failure so the next attempt continues
+  it). Servers that ignore ``Range`` are handled by re-reading and skipping.
+* EMNIST comes from NIST's ``gzip.zip`` (about 562 MB) without keeping a copy of
+  it: the archive is read as a stream, only the requested members are
+  decompressed to disk, each is checked against the zip's CRC-32 and size and
+  against its official SHA-256, and the stream is closed as soon as every
+  requested member is done.
+
+Only the standard library's ``urllib`` is used (no ``requests``), with a tqdm
+progress bar showing bytes and rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import struct
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .checksums import mismatch_message
+from .errors import ChecksumMismatchError, DownloadError
+
+__all__ = [
+    "DownloadOptions",
+    "ResumableStream",
+    "download_file",
+    "extract_zip_members",
+    "part_path",
+]
+
+USER_AGENT = "scratchnet-data/0.1 (+https://github.com/; python-urllib)"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """How patiently to download.
+
+    Attributes
+    ----------
+    timeout
+        Seconds to wait for a connection or for any single read.
+    retries
+        How many times one URL is re-requested after a network failure before the
+        next URL is tried (so each URL gets at most ``retries + 1`` requests).
+    backoff
+        Seconds before the first retry; doubled for each further retry.
+    progress
+        Show a tqdm progress bar (bytes and rate) on stderr.
+    """
+
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 1.0
+    progress: bool = True
+
+
+# Errors after which asking again may help (as opposed to e.g. a 404).
+_TRANSIENT = (
+    TimeoutError,
+    ConnectionError,
+    http.client.IncompleteRead,
+    http.client.BadStatusLine,
+    urllib.error.URLError,
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code in (408, 425, 429) or exc.code >= 500
+    return isinstance(exc, _TRANSIENT)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"cannot connect ({exc.reason})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def part_path(dest: Path) -> Path:
+    """The hidden partial-download file for ``dest`` (never matched by file lookup)."""
+    return dest.with_name(f".{dest.name}.part")
+
+
+class ResumableStream:
+    """A read-only binary stream over an HTTP(S) URL that survives dropped connections.
+
+    When the connection fails or ends before ``Content-Length`` bytes, the stream
+    reconnects (at most ``options.retries`` times, with exponential backoff) and
+    asks for the remaining bytes with ``Range: bytes=<pos>-``. If the server
+    answers ``200`` instead of ``206``, the bytes already seen are skipped.
+
+    Parameters
+    ----------
+    url
+        The resource.
+    options
+        Timeouts, retries and backoff.
+    start
+        Byte offset to start at (to continue a ``.part`` file).
+    on_bytes
+        Called with the number of bytes after every read (drives the progress bar).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        options: DownloadOptions,
+        start: int = 0,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.options = options
+        self.pos = start
+        self.total: int | None = None
+        self.range_supported: bool | None = None
+        self._on_bytes = on_bytes
+        self._retries_left = options.retries
+        self._delay = options.backoff
+        self._resp: http.client.HTTPResponse | None = None
+        self._connect_with_retries()
+
+    # -- connection handling ----------------------------------------------------------
+    def _connect(self) -> None:
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if self.pos:
+            headers["Range"] = f"bytes={self.pos}-"
+        req = urllib.request.Request(self.url, headers=headers)
+        resp = urllib.request.urlopen(req, timeout=self.options.timeout)  # noqa: S310
+        length = resp.headers.get("Content-Length")
+        if self.pos and resp.status == 206:
+            self.range_supported = True
+            crange = resp.headers.get("Content-Range", "")
+            if "/" in crange and crange.rsplit("/", 1)[1].isdigit():
+                self.total = int(crange.rsplit("/", 1)[1])
+            elif length is not None:
+                self.total = self.pos + int(length)
+        else:
+            if self.pos:
+                self.range_supported = False
+            self.total = int(length) if length is not None else None
+            # The server sent the whole resource: drop what we already have.
+            to_skip = self.pos
+            while to_skip:
+                chunk = resp.read(min(to_skip, _CHUNK))
+                if not chunk:
+                    raise http.client.IncompleteRead(b"", to_skip)
+                to_skip -= len(chunk)
+        self._resp = resp
+
+    def _connect_with_retries(self, first_error: BaseException | None = None) -> None:
+        error = first_error
+        while True:
+            if error is not None:
+                if not _is_transient(error) or self._retries_left <= 0:
+                    raise error
+                self._retries_left -= 1
+                time.sleep(self._delay)
+                self._delay *= 2
+            try:
+                self._connect()
+                return
+            except Exception as exc:  # classified by _is_transient above
+                self._close_response()
+                error = exc
+
+    def _close_response(self) -> None:
+        if self._resp is not None:
+            with contextlib.suppress(Exception):
+                self._resp.close()
+            self._resp = None
+
+    # -- file-like interface ----------------------------------------------------------
+    def read(self, n: int = _CHUNK) -> bytes:
+        """Read up to ``n`` bytes; ``b""`` only at the true end of the resource."""
+        while True:
+            try:
+                if self._resp is None:
+                    raise ConnectionResetError("connection lost")
+                chunk = self._resp.read(n)
+                if not chunk and self.total is not None and self.pos < self.total:
+                    raise http.client.IncompleteRead(b"", self.total - self.pos)
+            except Exception as exc:
+                self._close_response()
+                self._connect_with_retries(exc)
+                continue
+            self.pos += len(chunk)
+            if self._on_bytes is not None and chunk:
+                self._on_bytes(len(chunk))
+            return chunk
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._close_response()
+
+    def __enter__(self) -> ResumableStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _progress_bar(desc: str, total: int | None, initial: int, options: DownloadOptions) -> tqdm:
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not options.progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def _fetch_one(url: str, dest: Path, sha256: str | None, options: DownloadOptions) -> None:
+    """Download ``url`` into ``dest`` via its ``.part`` file; see :func:`download_file`."""
+    part = part_path(dest)
+    start = part.stat().st_size if part.exists() else 0
+    digest = hashlib.sha256()
+    if start:
+        with open(part, "rb") as fh:  # hash what an earlier attempt already received
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    bar = _progress_bar(dest.name, None, start, options)
+    try:
+        # If the server ignores Range, the stream skips the bytes we already have,
+        # so appending to the part file is right either way.
+        with ResumableStream(url, options, start=start, on_bytes=bar.update) as stream:
+            bar.total = stream.total
+            with open(part, "ab") as out:
+                while chunk := stream.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+    finally:
+        bar.close()
+    actual = digest.hexdigest()
+    if sha256 is not None and actual != sha256.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatchError(
+            f"downloaded from {url}: " + mismatch_message(dest, actual, sha256).split("\n")[0]
+        )
+    os.replace(part, dest)
+
+
+def download_file(
+    urls: Iterable[str],
+    dest: str | os.PathLike[str],
+    sha256: str | None,
+    options: DownloadOptions | None = None,
+) -> Path:
+    """Download one file, trying each URL in turn, and verify it.
+
+    Parameters
+    ----------
+    urls
+        Mirrors of the same file, tried in order.
+    dest
+        Final path. Its folder must exist and be writable.
+    sha256
+        Official hex SHA-256, or None to accept any content (not recommended).
+    options
+        See :class:`DownloadOptions`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``, which now holds the verified file.
+
+    Raises
+    ------
+    DownloadError
+        If every URL failed; the message lists each URL with its reason. A
+        ``.part`` file left by a network failure is resumed by the next call;
+        one that failed verification has been deleted.
+    """
+    dest = Path(dest)
+    options = options or DownloadOptions()
+    failures: list[str] = []
+    for url in urls:
+        try:
+            _fetch_one(url, dest, sha256, options)
+            return dest
+        except ChecksumMismatchError as exc:
+            failures.append(f"{url}: rejected, {exc}")
+        except Exception as exc:
+            if not (_is_transient(exc) or isinstance(exc, urllib.error.HTTPError)):
+                raise
+            failures.append(f"{url}: {_describe(exc)}")
+            if isinstance(exc, urllib.error.HTTPError):
+                # An error page is not part of the file: do not resume from it.
+                part_path(dest).unlink(missing_ok=True)
+    raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(failures))
+
+
+# --- zip streaming -----------------------------------------------------------------------
+_LOCAL_SIG = b"PK\x03\x04"
+_DESCRIPTOR_SIG = b"PK\x07\x08"
+_END_SIGS = (b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06")
+
+
+class _Reader:
+    """Exact-size reads with push-back on top of a stream (zip parsing needs both)."""
+
+    def __init__(self, stream: ResumableStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    def read_some(self, n: int) -> bytes:
+        if self.buffer:
+            out, self.buffer = self.buffer[:n], self.buffer[n:]
+            return out
+        return self.stream.read(n)
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            chunk = self.read_some(n - got)
+            if not chunk:
+                raise DownloadError(f"zip archive ends inside {what} ({got} of {n} bytes)")
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def unread(self, data: bytes) -> None:
+        self.buffer = data + self.buffer
+
+
+@dataclass
+class _Member:
+    name: str
+    flags: int
+    method: int
+    crc: int
+    csize: int
+    usize: int
+
+
+def _read_local_header(reader: _Reader) -> _Member | None:
+    sig = reader.read_some(4)
+    if not sig:
+        return None  # stream ended without a central directory: no more members
+    if len(sig) < 4:
+        sig += reader.read_exact(4 - len(sig), "a zip header")
+    if sig in _END_SIGS:
+        return None  # central directory reached: no more members
+    if sig != _LOCAL_SIG:
+        raise DownloadError(f"not a zip archive or corrupt (unexpected bytes {sig!r})")
+    (_ver, flags, method, _time, _date, crc, csize, usize, nlen, xlen) = struct.unpack(
+        "<HHHHHIIIHH", reader.read_exact(26, "a zip header")
+    )
+    name = reader.read_exact(nlen, "a zip member name").decode("utf-8", "replace")
+    reader.read_exact(xlen, "a zip extra field")
+    if flags & 0x1:
+        raise DownloadError(f"zip member {name} is encrypted")
+    if 0xFFFFFFFF in (csize, usize):
+        raise DownloadError(f"zip member {name} uses ZIP64 sizes, which are not supported")
+    if method not in (0, 8):
+        raise DownloadError(f"zip member {name} uses unsupported compression method {method}")
+    if method == 0 and flags & 0x8:
+        raise DownloadError(f"zip member {name} is stored with unknown size; cannot stream it")
+    return _Member(name, flags, method, crc, csize, usize)
+
+
+def _read_descriptor(reader: _Reader, member: _Member) -> None:
+    head = reader.read_exact(4, "a zip data descriptor")
+    if head != _DESCRIPTOR_SIG:  # the signature is optional
+        reader.unread(head)
+    member.crc, member.csize, member.usize = struct.unpack(
+        "<III", reader.read_exact(12, "a zip data descriptor")
+    )
+
+
+def _copy_member(
+    reader: _Reader, member: _Member, sink: Callable[[bytes], None]
+) -> tuple[int, int]:
+    """Pass the member's uncompressed bytes to ``sink``; return (crc32, size)."""
+    crc, size = 0, 0
+
+    def emit(data: bytes) -> None:
+        nonlocal crc, size
+        if data:
+            crc = zlib.crc32(data, crc)
+            size += len(data)
+            sink(data)
+
+    if member.method == 0:
+        left = member.csize
+        while left:
+            chunk = reader.read_some(min(left, _CHUNK))
+            if not chunk:
+                raise DownloadError(f"zip archive ends inside member {member.name}")
+            left -= len(chunk)
+            emit(chunk)
+        return crc, size
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as zip stores it
+    left = None if member.flags & 0x8 else member.csize
+    while not inflater.eof:
+        want = _CHUNK if left is None else min(left, _CHUNK)
+        chunk = reader.read_some(want) if want else b""
+        if not chunk:
+            raise DownloadError(f"zip archive ends inside member {member.name}")
+        if left is not None:
+            left -= len(chunk)
+        try:
+            emit(inflater.decompress(chunk))
+        except zlib.error as exc:
+            raise DownloadError(f"zip member {member.name} is corrupt: {exc}") from None
+    if inflater.unused_data:
+        reader.unread(inflater.unused_data)  # bytes of whatever follows the member
+    if left:
+        reader.read_exact(left, f"the end of member {member.name}")
+    return crc, size
+
+
+def _stream_members(
+    url: str,
+    wanted: Mapping[str, tuple[Path, str | None]],
+    done: set[str],
+    options: DownloadOptions,
+) -> None:
+    bar = _progress_bar(Path(url).name or url, None, 0, options)
+    try:
+        with ResumableStream(url, options, on_bytes=bar.update) as stream:
+            bar.total = stream.total
+            reader = _Reader(stream)
+            while len(done) < len(wanted):
+                member = _read_local_header(reader)
+                if member is None:
+                    break
+                target = wanted.get(member.name)
+                if target is None or member.name in done:
+                    _copy_member(reader, member, lambda _data: None)
+                    if member.flags & 0x8:
+                        _read_descriptor(reader, member)
+                    continue
+                _extract_member(reader, member, *target, source=url)
+                done.add(member.name)
+    finally:
+        bar.close()
+    missing = sorted(set(wanted) - done)
+    if missing:
+        raise DownloadError(f"{url} does not contain {', '.join(missing)}")
+
+
+def _extract_member(
+    reader: _Reader, member: _Member, dest: Path, sha256: str | None, *, source: str
+) -> None:
+    part = part_path(dest)
+    digest = hashlib.sha256()
+    try:
+        with open(part, "wb") as out:
+
+            def sink(data: bytes) -> None:
+                out.write(data)
+                digest.update(data)
+
+            crc, size = _copy_member(reader, member, sink)
+            out.flush()
+            os.fsync(out.fileno())
+        if member.flags & 0x8:
+            _read_descriptor(reader, member)
+        if (crc, size) != (member.crc, member.usize):
+            raise DownloadError(
+                f"zip member {member.name} from {source} is corrupt: CRC-32 {crc:08x} and "
+                f"{size} bytes, the archive says {member.crc:08x} and {member.usize} bytes"
+            )
+        actual = digest.hexdigest()
+        if sha256 is not None and actual != sha256.lower():
+            raise ChecksumMismatchError(
+                f"zip member {member.name} from {source}: "
+                + mismatch_message(dest, actual, sha256).split("\n")[0]
+            )
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def extract_zip_members(
+    urls: Iterable[str],
+    members: Mapping[str, tuple[str | os.PathLike[str], str | None]],
+    options: DownloadOptions | None = None,
+) -> list[Path]:
+    """Stream a remote zip archive and keep only the requested, verified members.
+
+    Parameters
+    ----------
+    urls
+        Mirrors of the archive, tried in order.
+    members
+        ``{member name in the archive: (destination path, official SHA-256 or None)}``.
+        A member without an official SHA-256 is checked against the archive's
+        CRC-32 and size only.
+    options
+        See :class:`DownloadOptions`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The destinations, in the order of ``members``.
+
+    Raises
+    ------
+    DownloadError
+        If some member could not be obtained from any URL; the message gives
+        each URL's reason. Members already verified and moved into place are kept.
+    """
+    options = options or DownloadOptions()
+    wanted = {m: (Path(d), s) for m, (d, s) in members.items()}
+    done: set[str] = set()
+    failures: list[str] = []
+    for url in urls:
+        try:
+            _stream_members(url, wanted, done, options)
+            return [dest for dest, _ in wanted.values()]
+        except (ChecksumMismatchError, DownloadError) as exc:
+            failures.append(f"{url}: {exc}")
+        except Exception as exc:
+            if not (_is_transient(exc) or isinstance(exc, urllib.error.HTTPError)):
+                raise
+            failures.append(f"{url}: {_describe(exc)}")
+    names = ", ".join(sorted(set(wanted) - done))
+    raise DownloadError(f"could not extract {names}:\n  " + "\n  ".join(failures))

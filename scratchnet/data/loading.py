@@ -1,0 +1,301 @@
+"""``load``: a dataset split as upright uint8 images and 0-based int64 labels."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checksums import verify_file
+from .download import DownloadOptions, download_file, extract_zip_members
+from .errors import (
+    DataDirNotWritableError,
+    DatasetNotFoundError,
+    DownloadError,
+    IDXFormatError,
+)
+from .idx import read_idx
+from .paths import ENV_VAR, ensure_writable_dir, find_file, resolve_data_dir, search_folders
+from .registry import DatasetSpec, FileSpec, get_spec
+from .slicing import parse_split
+
+__all__ = ["load", "download_dataset", "locate", "SplitFiles", "IMAGE_SHAPE"]
+
+#: Height and width of every image in the registry.
+IMAGE_SHAPE = (28, 28)
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """Where the files of one official split are, if found.
+
+    Attributes
+    ----------
+    spec, split
+        The dataset and official split name.
+    root
+        The data folder searched.
+    images, labels
+        The paths found, or None.
+    """
+
+    spec: DatasetSpec
+    split: str
+    root: Path
+    images: Path | None
+    labels: Path | None
+
+    @property
+    def complete(self) -> bool:
+        """True when both files were found."""
+        return self.images is not None and self.labels is not None
+
+    def missing(self) -> list[FileSpec]:
+        """The official files not found."""
+        s = self.spec.split(self.split)
+        return [f for f, p in ((s.images, self.images), (s.labels, self.labels)) if p is None]
+
+
+def locate(name: str, split: str, data_dir: str | os.PathLike[str] | None = None) -> SplitFiles:
+    """Find the files of an official split (no download, no verification).
+
+    Parameters
+    ----------
+    name
+        Registered dataset name.
+    split
+        Official split name or a sliced split string (the slice is ignored).
+    data_dir
+        Data folder; default as in :func:`scratchnet.data.paths.resolve_data_dir`.
+    """
+    spec = get_spec(name)
+    base = parse_split(split).base
+    s = spec.split(base)
+    root = resolve_data_dir(data_dir)
+    return SplitFiles(
+        spec, base, root, find_file(spec, s.images, root), find_file(spec, s.labels, root)
+    )
+
+
+def _data_dir_origin(data_dir: str | os.PathLike[str] | None) -> str:
+    if data_dir is not None:
+        return "the data_dir argument"
+    if os.environ.get(ENV_VAR):
+        return f"${ENV_VAR}"
+    return "the default (no data_dir argument, no $SCRATCHNET_DATA)"
+
+
+def _not_found_message(found: SplitFiles, origin: str, reason: str) -> str:
+    spec, split = found.spec, found.split
+    s = spec.split(split)
+    lines = [f"{spec.name} split {split!r} is not available locally."]
+    lines.append("Expected files (the official .gz, or the same name without .gz):")
+    for f, p in ((s.images, found.images), (s.labels, found.labels)):
+        lines.append(f"  {f.name:<48} {'found: ' + str(p) if p else 'MISSING'}")
+    if found.images is None and found.labels is not None:
+        lines.append("  (only the labels are present: the images are needed to load this split)")
+    lines.append(f"Looked in (data folder chosen by {origin}):")
+    lines += [f"  {folder}" for folder in search_folders(spec, found.root)]
+    lines.append(reason)
+    target = found.root / spec.subdir
+    if spec.mirrors:
+        lines.append("To fetch the files by hand, download them from one of:")
+        lines += [f"  {base}{f.name}" for f in found.missing() for base in spec.mirrors[:1]]
+        lines.append(f"  (mirrors: {', '.join(spec.mirrors)})")
+    elif spec.archive is not None:
+        a = spec.archive
+        size = f", {a.size / 1e6:.0f} MB" if a.size else ""
+        lines.append(f"To fetch the files by hand, download NIST's archive ({a.urls[0]}{size}")
+        if a.sha256:
+            lines.append(f"  SHA-256 {a.sha256})")
+        lines.append(
+            "  and copy these members out of it: "
+            + ", ".join(a.member_prefix + f.name for f in found.missing())
+        )
+    lines.append(
+        f"Put them in {target} (or any folder, flat or in a '{spec.subdir}/' sub-folder) and "
+        f"point scratchnet at that folder with load(..., data_dir=FOLDER) or "
+        f"`export {ENV_VAR}=FOLDER`; `python -m scratchnet.data list` shows what it finds."
+    )
+    return "\n".join(lines)
+
+
+def download_dataset(
+    name: str,
+    split: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    options: DownloadOptions | None = None,
+) -> list[Path]:
+    """Download and verify the missing files of one split, or of every split.
+
+    Files already present are kept as they are (check them with ``load`` or
+    ``python -m scratchnet.data list``). New files go to the dataset's sub-folder
+    of the data folder and appear there only once verified.
+
+    Parameters
+    ----------
+    name
+        Registered dataset name.
+    split
+        Official split name (a slice is ignored), or None for all splits.
+    data_dir
+        Data folder; default as in :func:`scratchnet.data.paths.resolve_data_dir`.
+    options
+        Timeouts, retries, progress bar (:class:`DownloadOptions`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths of the files downloaded (empty if nothing was missing).
+
+    Raises
+    ------
+    DataDirNotWritableError
+        If the destination folder cannot be written.
+    DownloadError
+        If a file could not be downloaded and verified from any source.
+    """
+    spec = get_spec(name)
+    splits = list(spec.splits) if split is None else [parse_split(split).base]
+    root = resolve_data_dir(data_dir)
+    missing = [f for f in spec.files(splits) if find_file(spec, f, root) is None]
+    if not missing:
+        return []
+    target = ensure_writable_dir(root / spec.subdir)
+    if spec.mirrors:
+        return [
+            download_file(spec.source_urls(f), target / f.name, f.sha256, options)
+            for f in missing
+        ]
+    if spec.archive is not None:
+        prefix = spec.archive.member_prefix
+        members = {prefix + f.name: (target / f.name, f.sha256) for f in missing}
+        return extract_zip_members(spec.archive.urls, members, options)
+    raise DownloadError(f"{spec.name} has no download source; copy its files in by hand")
+
+
+def _verify(spec: DatasetSpec, file: FileSpec, path: Path) -> None:
+    # The official checksums are of the .gz files; an uncompressed copy cannot be
+    # checked against them and is instead validated structurally by _check_arrays.
+    if path.name == file.name:
+        verify_file(path, file.sha256)
+
+
+def _check_arrays(
+    spec: DatasetSpec, found: SplitFiles, images: np.ndarray, labels: np.ndarray
+) -> None:
+    expected = spec.split(found.split).count
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise IDXFormatError(
+            f"{found.images}: expected uint8 images of shape (N, 28, 28), "
+            f"got {images.dtype} {images.shape}"
+        )
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise IDXFormatError(f"{found.labels}: expected uint8 labels of shape (N,), got "
+                             f"{labels.dtype} {labels.shape}")
+    if len(images) != expected or len(labels) != expected:
+        raise IDXFormatError(
+            f"{spec.name} {found.split!r} has {expected} records officially, but "
+            f"{found.images} holds {len(images)} images and {found.labels} {len(labels)} labels"
+        )
+    lo, hi = int(labels.min()), int(labels.max())
+    first, last = spec.label_offset, spec.label_offset + spec.num_classes - 1
+    if lo < first or hi > last:
+        raise IDXFormatError(
+            f"{found.labels}: labels span {lo}..{hi}, but {spec.name} stores {first}..{last}"
+        )
+
+
+def load(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    verify: bool = True,
+    *,
+    download_options: DownloadOptions | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load a dataset split.
+
+    Parameters
+    ----------
+    name
+        One of :func:`scratchnet.data.dataset_names`, e.g. ``"mnist"`` or
+        ``"emnist-bymerge"``.
+    split
+        ``"train"``, ``"test"``, or a TFDS-style slice of one of them:
+        ``"test[:96323]"``, ``"test[96323:]"``, ``"train[:10%]"``, ``"train[-5000:]"``.
+    data_dir
+        Data folder. Default: ``$SCRATCHNET_DATA``, else the source checkout's
+        ``datasets/``, else a user cache folder.
+    download
+        Fetch missing files (verified) into the data folder.
+    verify
+        Check gzipped files against their official SHA-256 (cached per file,
+        size and mtime, so this costs nothing after the first time). A mismatch
+        raises :class:`ChecksumMismatchError`; pass False to skip the check.
+    download_options
+        Timeouts, retries and progress bar for downloads.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        uint8, shape (N, 28, 28), C-contiguous, upright (EMNIST files store
+        images transposed; they are transposed back here).
+    labels : numpy.ndarray
+        int64, shape (N,), 0-based: ``class_names[labels[i]]`` is the
+        character of image i (EMNIST Letters stores 1..26; it becomes 0..25).
+
+    Raises
+    ------
+    UnknownDatasetError, SplitError
+        For an unknown dataset, an unknown split or a malformed slice.
+    DatasetNotFoundError
+        If files are missing and could not be downloaded; the message lists
+        the files, the folders searched, where to fetch them and how to point
+        scratchnet at them.
+    ChecksumMismatchError
+        If a file is not the official one (and ``verify`` is True).
+    IDXFormatError
+        If a file is not valid IDX or does not match the dataset's size.
+    """
+    spec = get_spec(name)
+    selection = parse_split(split)
+    spec.split(selection.base)  # unknown split names fail before any file access
+    found = locate(name, selection.base, data_dir)
+    if not found.complete:
+        origin = _data_dir_origin(data_dir)
+        if not download:
+            raise DatasetNotFoundError(
+                _not_found_message(found, origin, "Not downloading, because download=False.")
+            )
+        try:
+            download_dataset(name, selection.base, found.root, options=download_options)
+        except (DownloadError, DataDirNotWritableError) as exc:
+            raise DatasetNotFoundError(
+                _not_found_message(found, origin, f"Download failed: {exc}")
+            ) from exc
+        found = locate(name, selection.base, found.root)
+    assert found.images is not None and found.labels is not None  # download() ensured it
+    s = spec.split(selection.base)
+    if verify:
+        _verify(spec, s.images, found.images)
+        _verify(spec, s.labels, found.labels)
+    # Read-only views save a 91 MB copy: the images are copied below anyway.
+    images = read_idx(found.images, writable=False)
+    labels = read_idx(found.labels, writable=False)
+    _check_arrays(spec, found, images, labels)
+    cut = selection.resolve(len(labels))
+    images, labels = images[cut], labels[cut]
+    if spec.transposed:
+        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    elif not images.flags.writeable or not selection.is_whole:
+        # Own, writable memory; and a slice must not keep the whole split alive.
+        images = images.copy()
+    labels = labels.astype(np.int64)
+    if spec.label_offset:
+        labels -= spec.label_offset
+    return images, labels
