@@ -51,22 +51,36 @@ def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
     """
     N, H, W, C = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
+    # Row r of one sample, x[n, r], is W*C contiguous values, and a window row
+    # x[n, r, s0:s0 + kw, :] is the contiguous run xr[n, r, s0*C : (s0 + kw)*C], which
+    # lands in cols as one run too. Copying whole runs keeps the inner loop long even
+    # when C = 1 (a first layer on grayscale images).
+    xr = x.reshape(N, H, W * C)
+    run = kw * C
     for n in prange(N):
         for i in range(Ho):
             r0 = i * sh - pad_top
             for j in range(Wo):
                 s0 = j * sw - pad_left
+                inside_w = s0 >= 0 and s0 + kw <= W
                 for a in range(kh):
                     r = r0 + a
-                    for b in range(kw):
-                        s = s0 + b
-                        col = (a * kw + b) * C
-                        if r >= 0 and r < H and s >= 0 and s < W:
+                    col = a * run
+                    if r < 0 or r >= H:
+                        for t in range(run):  # the whole window row is padding
+                            out[n, i, j, col + t] = 0
+                    elif inside_w:
+                        base = s0 * C
+                        for t in range(run):
+                            out[n, i, j, col + t] = xr[n, r, base + t]
+                    else:  # the window row crosses the left/right padding
+                        for b in range(kw):
+                            s = s0 + b
                             for c in range(C):
-                                out[n, i, j, col + c] = x[n, r, s, c]
-                        else:
-                            for c in range(C):
-                                out[n, i, j, col + c] = 0
+                                if s >= 0 and s < W:
+                                    out[n, i, j, col + b * C + c] = x[n, r, s, c]
+                                else:
+                                    out[n, i, j, col + b * C + c] = 0
     return out
 
 
