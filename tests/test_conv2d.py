@@ -192,3 +192,13 @@ def test_wrong_batch_shape_or_dtype_at_call_time():
         layer(np.zeros((2, 5, 5, 2), np.float32))
     with pytest.raises(TypeError, match="c: expected float32 input"):
         layer(np.zeros((2, 5, 5, 1), np.float64))
+
+
+def test_backward_needs_a_forward_and_a_matching_gradient():
+    layer = Conv2D(4, 3, name="c")
+    layer.build((5, 5, 1), np.float64)
+    with pytest.raises(RuntimeError, match="c: backward called before any forward"):
+        layer.backprop(np.zeros((2, 3, 3, 4)))
+    layer(np.zeros((2, 5, 5, 1)))
+    with pytest.raises(ValueError, match=r"c: expected an upstream gradient of shape \(2, 3, 3, 4"):
+        layer.backprop(np.zeros((2, 3, 3, 5)))

@@ -148,3 +148,14 @@ def test_wrong_batch_shape_or_dtype_at_call_time():
         layer(np.zeros((2, 4, 5, 1), np.float32))
     with pytest.raises(TypeError, match="p: expected float32 input"):
         layer(np.zeros((2, 4, 4, 1), np.float64))
+
+
+def test_backward_needs_a_forward_and_a_matching_gradient():
+    """The scatter kernel trusts its indices, so a mismatched dy must never reach it."""
+    layer = MaxPool2D(name="p")
+    layer.build((4, 4, 1), np.float64)
+    with pytest.raises(RuntimeError, match="p: backward called before any forward"):
+        layer.backprop(np.zeros((2, 2, 2, 1)))
+    layer(np.zeros((2, 4, 4, 1)))
+    with pytest.raises(ValueError, match=r"p: expected an upstream gradient of shape \(2, 2, 2, 1"):
+        layer.backprop(np.zeros((3, 2, 2, 1)))

@@ -48,6 +48,20 @@ def check_padding(layer: Layer, padding) -> str:
     return p
 
 
+def check_upstream(layer: Layer, dy, expected: tuple[int, ...]) -> np.ndarray:
+    """dy as a C-contiguous array of the layer's dtype, or a clear error if its shape is wrong.
+
+    Checked because the numba kernels index without bounds checks: a wrong shape must
+    never reach them.
+    """
+    if expected is None:
+        raise RuntimeError(f"{layer.name}: backward called before any forward pass")
+    if getattr(dy, "shape", None) != expected:
+        raise ValueError(f"{layer.name}: expected an upstream gradient of shape {expected} "
+                         f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")
+    return np.ascontiguousarray(dy, dtype=layer.dtype)
+
+
 def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], padding: str,
                       what: str) -> tuple[int, int, int]:
     """Validate an (H, W, C) sample shape against a (kh, kw) window; return (H, W, C)."""
@@ -88,6 +102,7 @@ class Conv2D(Layer):
         self.strides = int_pair(strides, f"{self.name}: strides")
         self.padding = check_padding(self, padding)
         self._cols = self._dcols = None  # (N*Ho*Wo, K) buffers, reused while N is unchanged
+        self._n = None  # batch size of the last forward; None until there is one
 
     def _build(self, input_shape, rng):
         (kh, kw), (sh, sw), F = self.kernel_size, self.strides, self.filters
@@ -101,7 +116,7 @@ class Conv2D(Layer):
             "W": glorot_uniform((kh, kw, C, F), kh * kw * C, kh * kw * F, rng, self.dtype),
             "b": zeros((F,), self.dtype),
         }
-        self._cols = self._dcols = None
+        self._cols = self._dcols = self._n = None
         return self._Ho, self._Wo, F
 
     def _buffer(self, attr: str, rows: int) -> np.ndarray:
@@ -128,7 +143,8 @@ class Conv2D(Layer):
         """dy (N, Ho, Wo, F) -> dx (N, H, W, C), or None when ``need_input_grad`` is False."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         N, F, cols = self._n, self.filters, self._cols
-        dY = np.ascontiguousarray(dy, dtype=self.dtype).reshape(-1, F)  # (P, F)
+        expected = None if N is None else (N, self._Ho, self._Wo, F)
+        dY = check_upstream(self, dy, expected).reshape(-1, F)  # (P, F)
         np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
         np.sum(dY, axis=0, out=self.grads["b"])  # the bias is added at every position
         if not self.need_input_grad:

@@ -20,7 +20,12 @@ import numpy as np
 
 from scratchnet.kernels.maxpool import maxpool_backward, maxpool_forward
 from scratchnet.layers.base import Layer, int_pair
-from scratchnet.layers.conv2d import check_image_shape, check_padding, conv_output_size
+from scratchnet.layers.conv2d import (
+    check_image_shape,
+    check_padding,
+    check_upstream,
+    conv_output_size,
+)
 
 
 class MaxPool2D(Layer):
@@ -69,6 +74,7 @@ class MaxPool2D(Layer):
         """dy (N, Ho, Wo, C) -> dx (N, H, W, C): dy routed to each window's maximum."""
         if not self.need_input_grad:
             return None  # a parameter-free layer first in a model has nothing to compute
-        dy = np.ascontiguousarray(dy, dtype=self.dtype)
+        expected = None if self._argmax is None else self._argmax.shape
+        dy = check_upstream(self, dy, expected)  # the kernel trusts argmax and dy to match
         dx = np.empty((dy.shape[0], *self.input_shape), dtype=self.dtype)
         return maxpool_backward(dy, self._argmax, dx)
