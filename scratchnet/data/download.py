@@ -37,7 +37,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checksums import mismatch_message
 from .errors import ChecksumMismatchError, DownloadError
 
 __all__ = [
@@ -99,6 +98,14 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _rejected(what: str, source: str, actual: str, expected: str) -> str:
+    return (
+        f"{what} from {source} has SHA-256 {actual}, but the official file has {expected}: "
+        "what was received is not the official file (a broken or stale mirror, an error "
+        "page, or a truncated transfer), so it was deleted"
+    )
 
 
 def part_path(dest: Path) -> Path:
@@ -264,9 +271,7 @@ def _fetch_one(url: str, dest: Path, sha256: str | None, options: DownloadOption
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256.lower():
         part.unlink(missing_ok=True)
-        raise ChecksumMismatchError(
-            f"downloaded from {url}: " + mismatch_message(dest, actual, sha256).split("\n")[0]
-        )
+        raise ChecksumMismatchError(_rejected(dest.name, url, actual, sha256))
     os.replace(part, dest)
 
 
@@ -494,10 +499,7 @@ def _extract_member(
             )
         actual = digest.hexdigest()
         if sha256 is not None and actual != sha256.lower():
-            raise ChecksumMismatchError(
-                f"zip member {member.name} from {source}: "
-                + mismatch_message(dest, actual, sha256).split("\n")[0]
-            )
+            raise ChecksumMismatchError(_rejected(member.name, source, actual, sha256))
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
