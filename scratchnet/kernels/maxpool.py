@@ -37,7 +37,9 @@ def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
     sh, sw : int
         Strides.
     pad_top, pad_left : int
-        Implicit padding before the first row and column (never selected).
+        Implicit padding before the first row and column (never selected). Every
+        window must hold at least one in-bounds cell, as Keras's rules guarantee
+        (pad_before < pool size); the caller checks this, the kernel does not.
     out : ndarray, shape (N, Ho, Wo, C), same dtype as ``x``; overwritten.
     argmax : ndarray of int32 or int64, shape (N, Ho, Wo, C); overwritten
         with flat indices into ``x[n]`` (0 <= index < H*W*C).
