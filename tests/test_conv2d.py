@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from scratchnet.gradcheck import check_layer
 from scratchnet.layers.conv2d import Conv2D, conv_output_size
 
+# Hypothesis example counts come from the conftest profile: 25 by default, more with
+# HYPOTHESIS_PROFILE=thorough; the slower checks below cap theirs lower.
 BOUND = 1e-6
 
 
@@ -44,7 +46,7 @@ def naive_conv(x, W, b, strides, padding):
     return y
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
 def test_gradients_match_finite_differences(cfg, seed):
     shape, kwargs = cfg

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.layers.conv2d import conv_output_size
 
+# Hypothesis example counts come from the conftest profile: 25 by default, more with
+# HYPOTHESIS_PROFILE=thorough.
 DTYPES = [np.float32, np.float64]
 
 
@@ -47,7 +49,7 @@ def naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_im2col_equals_reference(dtype, geo, seed):
     shape, (kh, kw), (sh, sw), padding = geo
@@ -64,7 +66,7 @@ def test_im2col_equals_reference(dtype, geo, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_col2im_equals_reference(dtype, geo, seed):
     shape, (kh, kw), (sh, sw), padding = geo
@@ -80,7 +82,7 @@ def test_col2im_equals_reference(dtype, geo, seed):
     np.testing.assert_array_equal(out, ref)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_col2im_reference_is_the_adjoint_of_im2col(geo, seed):
     """<im2col(x), c> = <x, col2im(c)>: col2im is exactly im2col's backward pass."""

@@ -13,6 +13,8 @@ from scratchnet.kernels.maxpool import (
 )
 from scratchnet.layers.conv2d import conv_output_size
 
+# Hypothesis example counts come from the conftest profile: 25 by default, more with
+# HYPOTHESIS_PROFILE=thorough.
 DTYPES = [np.float32, np.float64]
 INDEX_DTYPES = [np.int32, np.int64]
 
@@ -61,7 +63,7 @@ def naive_maxpool(x, geo):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16), ties=st.booleans())
 def test_forward_equals_reference(dtype, index_dtype, geo, seed, ties):
     rng = np.random.default_rng(seed)
@@ -81,7 +83,7 @@ def test_forward_equals_reference(dtype, index_dtype, geo, seed, ties):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_backward_equals_reference(dtype, geo, seed):
     rng = np.random.default_rng(seed)

@@ -9,6 +9,8 @@ from scratchnet.gradcheck import check_layer
 from scratchnet.layers.conv2d import conv_output_size
 from scratchnet.layers.pooling import MaxPool2D
 
+# Hypothesis example counts come from the conftest profile: 25 by default, more with
+# HYPOTHESIS_PROFILE=thorough.
 BOUND = 1e-6
 
 
@@ -42,7 +44,7 @@ def naive_maxpool(x, pool, strides, padding):
     return y
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
 def test_gradients_match_finite_differences(cfg, seed):
     shape, kwargs = cfg
@@ -52,7 +54,7 @@ def test_gradients_match_finite_differences(cfg, seed):
     assert errors["x"] <= BOUND, errors
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
 def test_forward_matches_the_definition(cfg, seed):
     shape, kwargs = cfg
