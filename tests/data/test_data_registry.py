@@ -89,3 +89,13 @@ def test_parse_mapping_handles_crlf_and_letters_format():
 def test_parse_mapping_rejects_malformed_text(text):
     with pytest.raises(ValueError, match="mapping"):
         parse_mapping(text)
+
+
+def test_datasets_readme_lists_every_file_with_its_registered_checksum():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "datasets" / "README.md"
+    row = r"\| `([\w.-]+-ubyte\.gz)` \| [^|]+ \| `([0-9a-f]{64})` \|"
+    listed = dict(re.findall(row, readme.read_text()))
+    registered = {f.name: f.sha256 for n in EXPECTED for f in get_spec(n).files()}
+    assert listed == registered
