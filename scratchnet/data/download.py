@@ -130,7 +130,8 @@ class ResumableStream:
     start
         Byte offset to start at (to continue a ``.part`` file).
     on_bytes
-        Called with the number of bytes after every read (drives the progress bar).
+        Called with the number of bytes after every read (drives the progress bar);
+        may be set after construction, once the total size is known.
     """
 
     def __init__(
@@ -145,7 +146,7 @@ class ResumableStream:
         self.pos = start
         self.total: int | None = None
         self.range_supported: bool | None = None
-        self._on_bytes = on_bytes
+        self.on_bytes = on_bytes
         self._retries_left = options.retries
         self._delay = options.backoff
         self._resp: http.client.HTTPResponse | None = None
@@ -216,8 +217,8 @@ class ResumableStream:
                 self._connect_with_retries(exc)
                 continue
             self.pos += len(chunk)
-            if self._on_bytes is not None and chunk:
-                self._on_bytes(len(chunk))
+            if self.on_bytes is not None and chunk:
+                self.on_bytes(len(chunk))
             return chunk
 
     def close(self) -> None:
@@ -254,20 +255,18 @@ def _fetch_one(url: str, dest: Path, sha256: str | None, options: DownloadOption
         with open(part, "rb") as fh:  # hash what an earlier attempt already received
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
-    bar = _progress_bar(dest.name, None, start, options)
-    try:
-        # If the server ignores Range, the stream skips the bytes we already have,
-        # so appending to the part file is right either way.
-        with ResumableStream(url, options, start=start, on_bytes=bar.update) as stream:
-            bar.total = stream.total
+    # If the server ignores Range, the stream skips the bytes we already have, so
+    # appending to the part file is right either way. The bar appears only once the
+    # server has answered, so failures print no empty bars.
+    with ResumableStream(url, options, start=start) as stream:
+        with _progress_bar(dest.name, stream.total, start, options) as bar:
+            stream.on_bytes = bar.update
             with open(part, "ab") as out:
                 while chunk := stream.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-    finally:
-        bar.close()
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256.lower():
         part.unlink(missing_ok=True)
@@ -451,10 +450,9 @@ def _stream_members(
     done: set[str],
     options: DownloadOptions,
 ) -> None:
-    bar = _progress_bar(Path(url).name or url, None, 0, options)
-    try:
-        with ResumableStream(url, options, on_bytes=bar.update) as stream:
-            bar.total = stream.total
+    with ResumableStream(url, options) as stream:
+        with _progress_bar(Path(url).name or url, stream.total, 0, options) as bar:
+            stream.on_bytes = bar.update
             reader = _Reader(stream)
             while len(done) < len(wanted):
                 member = _read_local_header(reader)
@@ -468,8 +466,6 @@ def _stream_members(
                     continue
                 _extract_member(reader, member, *target, source=url)
                 done.add(member.name)
-    finally:
-        bar.close()
     missing = sorted(set(wanted) - done)
     if missing:
         raise DownloadError(f"{url} does not contain {', '.join(missing)}")
