@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scratchnet.kernels import lstm as kernels
 from scratchnet.kernels.lstm import (
     lstm_backward_step,
     lstm_backward_step_reference,
@@ -100,3 +101,54 @@ def test_float32_kernels_have_no_float64_arithmetic(kernel):
         fn(a1, a1, a4, a1, a1, a4.copy(), a1.copy())
     (ir,) = fn.inspect_llvm().values()
     assert "double" not in ir
+
+
+# The kernels' own exp/sigmoid/tanh (vectorizable, unlike libm's) against exact values.
+@numba.njit(error_model="numpy")
+def _apply(name, x, out):
+    for k in range(x.size):
+        if name == "exp":
+            out[k] = kernels._exp_nonpos(x[k])
+        elif name == "sigmoid":
+            out[k] = kernels._sigmoid(x[k])
+        else:
+            out[k] = kernels._tanh(x[k])
+
+
+# x86's 80-bit long double has 11 more bits than float64: "exact" at this precision.
+EXACT = {"exp": np.exp, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["exp", "sigmoid", "tanh"])
+def test_elementary_functions_are_accurate(name, dtype):
+    rng = np.random.default_rng(9)
+    x = np.concatenate(
+        [
+            rng.standard_normal(20_000),
+            20 * rng.standard_normal(20_000),
+            np.linspace(-1, 1, 20_001),  # across tanh's switch at |x| = 1/4
+            1e-4 * rng.standard_normal(1_000),
+            [0.25, -0.25, 1e-30, -1e-30, 80, -80, 700, -700, 1e4, -1e4],
+        ]
+    ).astype(dtype)
+    if name == "exp":
+        x = -np.abs(x)  # defined for x <= 0
+    out = np.empty_like(x)
+    _apply(name, x, out)
+    exact = EXACT[name](x.astype(np.longdouble))
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    normal = np.abs(exact) >= tiny
+    rel = np.abs(out[normal] - exact[normal]) / np.abs(exact[normal])
+    assert rel.max() <= 4 * eps
+    assert np.all(np.abs(out[~normal]) <= tiny)  # below the normal range: flushed toward 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inf_saturates_and_nan_propagates(dtype):
+    z = np.array([[np.inf, -np.inf, np.inf, np.nan]], dtype)
+    zero, c_prev = np.zeros_like(z), np.zeros((1, 1), dtype)
+    gates, c, tanh_c, h = run_forward(lstm_forward_step, z, zero, c_prev)
+    np.testing.assert_array_equal(gates[0, :3], [1, 0, 1])
+    assert np.isnan(gates[0, 3]) and np.isnan(h[0, 0])  # never silent garbage
+    np.testing.assert_array_equal(c, [[1]])
