@@ -30,10 +30,10 @@ Porting weights
 Implementation
 --------------
 Everything not a GEMM is fused into the numba kernels of ``scratchnet.kernels.lstm``. The
-input projection of all T steps is one GEMM; only ``h_{t-1} @ U`` stays in the time loop.
-The backward pass collects dL/dz of every step in one buffer, so ``dW``, ``dU``, ``db``
-and ``dx`` are one GEMM (or sum) each after the loop; only ``dh_{t-1} = dz_t @ U.T`` is
-per step.
+input projection of all T steps is one GEMM, with the bias folded in as the weight row of an
+extra input column of ones; only ``h_{t-1} @ U`` stays in the time loop. The backward pass
+collects dL/dz of every step in one buffer, so ``[dW; db]``, ``dU`` and ``dx`` are one GEMM
+each after the loop; only ``dh_{t-1} = dz_t @ U.T`` is per step.
 
 The cached sequences are stored time-major, (T, N, ...), so that each step's slice is a
 C-contiguous (N, ...) block for the kernels and the per-step GEMMs. They are allocated once
@@ -108,7 +108,11 @@ class LSTM(Layer):
         if self._batch == n:
             return
         (t, d), h, dt = self.input_shape, self.units, self.dtype
-        self._x = np.empty((t, n, d), dt)  # x, time-major
+        # x, time-major, with a column of ones whose weight row is b (see forward).
+        self._x1 = np.empty((t, n, d + 1), dt)
+        self._x1[:, :, d] = 1
+        self._wb = np.empty((d + 1, 4 * h), dt)  # [W; b]
+        self._dwb = np.empty((d + 1, 4 * h), dt)  # [dW; db]
         self._zx = np.empty((t, n, 4 * h), dt)  # x_t @ W + b for all t
         self._zh = np.empty((n, 4 * h), dt)  # h_{t-1} @ U, one step at a time
         self._gates = np.empty((t, n, 4 * h), dt)  # i, f, g, o after nonlinearities
@@ -126,19 +130,22 @@ class LSTM(Layer):
         n, (t, d), h = x.shape[0], self.input_shape, self.units
         self._buffers(n)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
-        xs, zx, zh, gates, hs, cs = self._x, self._zx, self._zh, self._gates, self._h, self._c
+        x1, wb, zx, zh = self._x1, self._wb, self._zx, self._zh
+        gates, cs, tanh_c, hs = self._gates, self._c, self._tanh_c, self._h
 
-        np.copyto(xs, x.transpose(1, 0, 2))
-        # Input projection of all T steps in one GEMM: (T*N, D) @ (D, 4H).
-        np.matmul(xs.reshape(t * n, d), W, out=zx.reshape(t * n, 4 * h))
-        zx += b
+        # Input projection of all T steps in one GEMM: [x, 1] @ [W; b] = x @ W + b, with
+        # (T*N, D+1) @ (D+1, 4H). The ones column adds the bias inside the GEMM, and in
+        # backward its row of [x, 1].T @ dz is db: no separate passes over the (T, N, 4H) z.
+        np.copyto(x1[:, :, :d], x.transpose(1, 0, 2))
+        wb[:d], wb[d] = W, b
+        np.matmul(x1.reshape(t * n, d + 1), wb, out=zx.reshape(t * n, 4 * h))
         for s in range(t):
             if s == 0:
                 zh.fill(0)  # h_{-1} = 0: no recurrent term, skip the GEMM
             else:
                 np.matmul(hs[s], U, out=zh)  # hs[s] is h_{s-1}
             # gates, c_s, tanh(c_s), h_s; fused and parallel over the batch.
-            lstm_forward_step(zx[s], zh, cs[s], gates[s], cs[s + 1], self._tanh_c[s], hs[s + 1])
+            lstm_forward_step(zx[s], zh, cs[s], gates[s], cs[s + 1], tanh_c[s], hs[s + 1])
 
         if self.return_sequences:
             return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
@@ -173,9 +180,9 @@ class LSTM(Layer):
 
         # Every step shares W, U, b: their gradients sum over steps, i.e. one GEMM over T*N rows.
         dz2 = dz.reshape(t * n, 4 * h)
-        np.matmul(self._x.reshape(t * n, d).T, dz2, out=self.grads["W"])
+        np.matmul(self._x1.reshape(t * n, d + 1).T, dz2, out=self._dwb)  # [dW; db]
+        self.grads["W"][...], self.grads["b"][...] = self._dwb[:d], self._dwb[d]
         np.matmul(self._h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
-        np.sum(dz2, axis=0, out=self.grads["b"])
         if not self.need_input_grad:
             return None
         dx = dz2 @ W.T  # (T*N, D), time-major
