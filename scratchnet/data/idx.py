@@ -21,6 +21,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,6 +43,11 @@ TYPE_CODES: dict[int, np.dtype] = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Compressed bytes read per step, and the most decompressed bytes held at once
+# (a multiple of 28 * 28 so that image records rarely straddle two chunks).
+_IN_CHUNK = 1 << 20
+_OUT_CHUNK = 784 * 4096
+_MAX_DEFLATE_RATIO = 1032
 
 
 def _code_for_dtype(dtype: np.dtype) -> int:
@@ -84,97 +90,222 @@ def _parse_header(buf: bytes | bytearray | memoryview, name: str) -> tuple[np.dt
     return TYPE_CODES[code], tuple(shape), header_size
 
 
-def parse_idx(
-    buf: bytes | bytearray, name: str = "<bytes>", *, writable: bool = True
+class _StreamEnded(Exception):
+    """Internal: a gzip member ended early (the caller knows how much was promised)."""
+
+
+def _gunzip_chunks(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
+    """Yield the decompressed content of a (possibly multi-member) gzip stream in chunks.
+
+    Reads ``fh`` piecewise and never holds more than about ``_OUT_CHUNK`` bytes of
+    output at a time, so the caller can decode into its final array directly.
+
+    Raises
+    ------
+    _StreamEnded
+        If the input ends inside a gzip member.
+    IDXFormatError
+        If the compressed data is corrupt.
+    """
+    inflater = zlib.decompressobj(wbits=31)
+    in_member = True
+    data = first
+    consumed = 0
+    try:
+        while True:
+            if not data:
+                data = fh.read(_IN_CHUNK)
+                consumed += len(data)
+                if not data:
+                    if not in_member:
+                        return
+                    # zlib may still hold output that max_length held back.
+                    out = inflater.decompress(b"", _OUT_CHUNK)
+                    if out:
+                        yield out
+                        continue
+                    if not inflater.eof:
+                        raise _StreamEnded
+                    in_member = False
+                    continue
+            if not in_member:
+                # Between members: gzip writers may pad with zero bytes (gzip.py
+                # ignores them too); anything else must be another member.
+                data = data.lstrip(b"\x00")
+                if not data:
+                    continue
+                inflater = zlib.decompressobj(wbits=31)
+                in_member = True
+            out = inflater.decompress(data, _OUT_CHUNK)
+            data = inflater.unconsumed_tail
+            if out:
+                yield out
+            if inflater.eof:
+                data = inflater.unused_data + data
+                in_member = False
+    except zlib.error as exc:
+        raise IDXFormatError(
+            f"{name}: corrupt gzip stream within the first {consumed} compressed bytes: {exc}"
+        ) from None
+
+
+def _raw_chunks(fh: BinaryIO, first: bytes) -> Iterator[bytes]:
+    if first:
+        yield first
+    while chunk := fh.read(_OUT_CHUNK):
+        yield chunk
+
+
+def _decode(
+    chunks: Iterator[bytes], name: str, swap_last_axes: bool, limit: int
 ) -> np.ndarray:
+    """Decode IDX content arriving in chunks straight into the result array.
+
+    ``limit`` bounds how many content bytes the source can possibly hold. A header
+    promising more is answered by counting the real bytes, never by allocating what
+    a corrupt header asks for.
+    """
+    head = bytearray()
+    try:
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= 4 and len(head) >= 4 + 4 * head[3]:
+                break
+        dtype, shape, header_size = _parse_header(head, name)
+    except _StreamEnded:
+        raise IDXFormatError(
+            f"{name}: truncated gzip stream: it ended after {len(head)} decompressed bytes, "
+            "inside the IDX header"
+        ) from None
+    native = dtype.newbyteorder("=")
+    expected = math.prod(shape) * dtype.itemsize
+    if swap_last_axes and len(shape) < 2:
+        raise IDXFormatError(f"{name}: cannot swap the last two axes of a {len(shape)}-D array")
+    out_shape = shape[:-2] + (shape[-1], shape[-2]) if swap_last_axes else shape
+    received = len(head) - header_size
+    try:
+        if header_size + expected > limit:
+            raise MemoryError  # impossible size: do not even try to allocate it
+        out = np.empty(out_shape, native)
+    except MemoryError:
+        try:
+            received += sum(len(c) for c in chunks)
+        except _StreamEnded:
+            pass  # the count so far is what the file really has
+        if received == expected:
+            raise  # a genuine file too large for this machine
+        which = "short" if received < expected else "long"
+        raise IDXFormatError(
+            f"{name}: IDX payload too {which}: header {shape} of {native} promises "
+            f"{expected} bytes after the {header_size}-byte header, file has {received}"
+        ) from None
+    # Whole records along axis 0 go into ``out`` as they arrive: byte-swapped and,
+    # if asked, transposed on the way, so no second full-size copy is ever made.
+    rec_items = math.prod(shape[1:]) if len(shape) > 1 else 1
+    rec_bytes = rec_items * dtype.itemsize
+    flat = out.reshape(-1)
+    written = 0  # records written to ``out``
+    received = 0  # payload bytes received (counted again, as they are written)
+    carry = b""  # the start of a record split between two chunks
+
+    def too(which: str, actual: int) -> IDXFormatError:
+        return IDXFormatError(
+            f"{name}: IDX payload too {which}: header {shape} of {native} promises "
+            f"{expected} bytes after the {header_size}-byte header, file has {actual}"
+        )
+
+    def put(data: memoryview) -> None:
+        nonlocal written
+        k = len(data) // rec_bytes
+        block = np.frombuffer(data, dtype, count=k * rec_items)
+        if swap_last_axes and len(shape) == 2:
+            out[:, written : written + k] = block.reshape(k, shape[1]).T  # records become columns
+        elif swap_last_axes:
+            out[written : written + k] = block.reshape((k,) + shape[1:]).swapaxes(-1, -2)
+        else:
+            flat[written * rec_items : (written + k) * rec_items] = block
+        written += k
+
+    try:
+        payload = memoryview(bytes(head[header_size:]))
+        while True:
+            if len(payload):
+                if received + len(payload) > expected:
+                    rest = sum(len(c) for c in chunks)  # count the remainder for the message
+                    raise too("long", received + len(payload) + rest)
+                received += len(payload)
+                if carry:
+                    need = rec_bytes - len(carry)
+                    carry += bytes(payload[:need])
+                    payload = payload[need:]
+                    if len(carry) == rec_bytes:
+                        put(memoryview(carry))
+                        carry = b""
+                whole = len(payload) // rec_bytes * rec_bytes
+                if whole:
+                    put(payload[:whole])
+                if len(payload) > whole:
+                    carry += bytes(payload[whole:])
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            payload = memoryview(chunk)
+    except _StreamEnded:
+        raise IDXFormatError(
+            f"{name}: truncated gzip stream: the IDX header promises "
+            f"{header_size + expected} bytes, the stream ended after {header_size + received}"
+        ) from None
+    if received != expected:
+        raise too("short", received)
+    return out
+
+
+def parse_idx(buf: bytes | bytearray, name: str = "<bytes>") -> np.ndarray:
     """Decode an uncompressed IDX byte string into an array.
 
     Parameters
     ----------
     buf
-        The whole (decompressed) file content. A ``bytearray`` yields a
-        writable array of single-byte elements without a copy.
+        The whole (decompressed) file content.
     name
         Used in error messages only.
-    writable
-        If False, single-byte data held in an immutable ``bytes`` object is
-        returned as a read-only view instead of being copied.
 
     Returns
     -------
     numpy.ndarray
-        Shape as in the header, native byte order.
+        Shape as in the header, native byte order, writable.
 
     Raises
     ------
     IDXFormatError
         If the header is invalid or the payload size differs from the header's promise.
     """
-    dtype, shape, header_size = _parse_header(buf, name)
-    expected = math.prod(shape) * dtype.itemsize
-    actual = len(buf) - header_size
-    if actual != expected:
-        which = "short" if actual < expected else "long"
-        raise IDXFormatError(
-            f"{name}: IDX payload too {which}: header {shape} of {dtype.newbyteorder('=')} "
-            f"promises {expected} bytes after the {header_size}-byte header, file has {actual}"
-        )
-    arr = np.frombuffer(buf, dtype=dtype, offset=header_size).reshape(shape)
-    if dtype.itemsize > 1:
-        return arr.astype(dtype.newbyteorder("="))  # byte-swaps into a fresh array
-    if writable and not arr.flags.writeable:
-        arr = arr.copy()
-    return arr.view(dtype.newbyteorder("="))
-
-
-def _gunzip(data: bytes, name: str) -> bytes:
-    """Decompress a (possibly multi-member) gzip stream; every failure is an IDXFormatError."""
-    parts = []
-    rest = data
-    try:
-        while rest:
-            d = zlib.decompressobj(wbits=31)
-            parts.append(d.decompress(rest))
-            if not d.eof:
-                got = sum(len(p) for p in parts)
-                detail = ""
-                try:
-                    dtype, shape, header_size = _parse_header(b"".join(parts)[:1024], name)
-                    want = header_size + math.prod(shape) * dtype.itemsize
-                    detail = f": the IDX header promises {want} bytes, the stream ended after {got}"
-                except IDXFormatError:
-                    detail = f": the stream ended after {got} decompressed bytes"
-                raise IDXFormatError(f"{name}: truncated gzip stream{detail}")
-            rest = d.unused_data
-            # gzip writers may pad the end with zero bytes; gzip.py ignores them too.
-            if rest and not rest.lstrip(b"\x00"):
-                break
-    except zlib.error as exc:
-        raise IDXFormatError(
-            f"{name}: corrupt gzip stream after {len(data) - len(rest)} of {len(data)} "
-            f"compressed bytes: {exc}"
-        ) from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return _decode(iter([bytes(buf)]), name, swap_last_axes=False, limit=len(buf))
 
 
 def read_idx(
-    source: str | os.PathLike[str] | BinaryIO, *, writable: bool = True
+    source: str | os.PathLike[str] | BinaryIO, *, swap_last_axes: bool = False
 ) -> np.ndarray:
     """Read an IDX file, gzip-compressed or raw.
+
+    The file is decoded piecewise straight into the result, so reading needs
+    little more memory than the result itself.
 
     Parameters
     ----------
     source
         A path, or a binary file object positioned at the start of the file.
-    writable
-        Pass False to allow a read-only result, which saves one copy of a
-        gzipped uint8 file (useful when the caller copies anyway).
+    swap_last_axes
+        Return the array with its last two axes swapped (C-contiguous), e.g.
+        EMNIST's transposed ``(N, 28, 28)`` images upright. Done record by
+        record while decoding, so it costs no extra full-size copy.
 
     Returns
     -------
     numpy.ndarray
-        The stored array in native byte order, e.g. uint8 ``(N, 28, 28)`` for
-        an MNIST image file or uint8 ``(N,)`` for a label file.
+        The stored array in native byte order, writable and C-contiguous, e.g.
+        uint8 ``(N, 28, 28)`` for an MNIST image file or uint8 ``(N,)`` for a
+        label file.
 
     Raises
     ------
@@ -188,18 +319,22 @@ def read_idx(
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         with open(name, "rb") as fh:
-            return _read_open_file(fh, name, writable)
-    return _read_open_file(source, str(getattr(source, "name", "<stream>")), writable)
+            return _read_open_file(fh, name, swap_last_axes)
+    return _read_open_file(source, str(getattr(source, "name", "<stream>")), swap_last_axes)
 
 
-def _read_open_file(fh: BinaryIO, name: str, writable: bool) -> np.ndarray:
+def _read_open_file(fh: BinaryIO, name: str, swap_last_axes: bool) -> np.ndarray:
+    try:
+        size = os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        data = fh.read()  # a stream of unknown length: hold it to know its size
+        size, fh = len(data), io.BytesIO(data)
     head = fh.read(2)
     if head == _GZIP_MAGIC:
-        return parse_idx(_gunzip(head + fh.read(), name), name, writable=writable)
-    # Raw IDX: read into a bytearray so that uint8 data needs no defensive copy.
-    buf = bytearray(head)
-    buf += fh.read()
-    return parse_idx(buf, name)
+        # Deflate expands at most 1032:1, which bounds what a gzip file can hold.
+        limit = size * _MAX_DEFLATE_RATIO
+        return _decode(_gunzip_chunks(fh, head, name), name, swap_last_axes, limit)
+    return _decode(_raw_chunks(fh, head), name, swap_last_axes, size)
 
 
 def _idx_bytes_header(array: np.ndarray) -> bytes:
@@ -250,14 +385,3 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compresslevel:
             fh.write(header)
             fh.write(payload)
     return path
-
-
-def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Read IDX content held in memory, gzip-compressed or raw (see :func:`read_idx`)."""
-    return read_idx(_NamedBytesIO(data, name))
-
-
-class _NamedBytesIO(io.BytesIO):
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name

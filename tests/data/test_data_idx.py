@@ -144,12 +144,13 @@ def test_mutated_or_truncated_input_raises_only_idx_format_error(base, edits, cu
         if pos < len(data):
             data[pos] = value
     data = bytes(data[:cut]) + extra
-    try:
-        arr = read_idx(_BytesFile(data))
-    except IDXFormatError:
-        return
-    # Whatever was accepted must be self-consistent with its header.
-    assert isinstance(arr, np.ndarray)
+    for swap in (False, True):
+        try:
+            arr = read_idx(_BytesFile(data), swap_last_axes=swap)
+        except IDXFormatError:
+            continue
+        # Whatever was accepted is exactly what its (possibly mutated) header promises.
+        assert arr.size * arr.itemsize == int(np.prod(arr.shape)) * arr.itemsize
 
 
 class _BytesFile:
@@ -189,3 +190,43 @@ def test_gzip_output_is_deterministic(tmp_path):
     one = write_idx(tmp_path / "a.gz", a).read_bytes()
     two = write_idx(tmp_path / "b.gz", a).read_bytes()
     assert one == two
+
+
+@settings(max_examples=40)
+@given(
+    array=st.sampled_from(DTYPES).flatmap(
+        lambda dt: arrays(dt, array_shapes(min_dims=2, max_dims=4, min_side=0, max_side=5))
+    ),
+    compressed=st.booleans(),
+)
+def test_swap_last_axes_equals_numpy(tmp_path_factory, array, compressed):
+    path = tmp_path_factory.mktemp("sw") / ("a.gz" if compressed else "a")
+    write_idx(path, array)
+    back = read_idx(path, swap_last_axes=True)
+    assert back.flags.c_contiguous
+    assert back.tobytes() == np.ascontiguousarray(array.swapaxes(-1, -2)).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float64])
+def test_files_larger_than_one_decoding_chunk(tmp_path, dtype):
+    # Several MB, so records straddle decompression chunks; written as two gzip
+    # members split mid-record to exercise member boundaries as well.
+    itemsize = np.dtype(dtype).itemsize
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 120, size=(4_999 // itemsize + 99, 28, 28)).astype(dtype)
+    raw = write_idx(tmp_path / "a", array).read_bytes()
+    assert len(raw) > 784 * 4096  # more than one decoding chunk (3.2 MB)
+    cut = 16 + 784 * itemsize * 123 + 5
+    members = [gzip.compress(part, compresslevel=1) for part in (raw[:cut], raw[cut:])]
+    (tmp_path / "a.gz").write_bytes(b"".join(members))
+    for name in ("a", "a.gz"):
+        np.testing.assert_array_equal(read_idx(tmp_path / name), array)
+        np.testing.assert_array_equal(
+            read_idx(tmp_path / name, swap_last_axes=True), array.transpose(0, 2, 1)
+        )
+
+
+def test_swapping_a_1d_file_is_an_idx_format_error(tmp_path):
+    path = write_idx(tmp_path / "labels.gz", np.arange(5, dtype=np.uint8))
+    with pytest.raises(IDXFormatError, match="cannot swap the last two axes of a 1-D array"):
+        read_idx(path, swap_last_axes=True)
