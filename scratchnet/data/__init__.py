@@ -25,7 +25,7 @@ from .errors import (
     UnknownDatasetError,
 )
 from .idx import read_idx, write_idx
-from .loading import SplitFiles, download_dataset, load, locate
+from .loading import SplitFiles, download_dataset, load, locate, missing_message
 from .paths import default_data_dir, resolve_data_dir
 from .preprocess import normalize
 from .registry import (
@@ -66,6 +66,7 @@ __all__ = [
     "load",
     "load_mapping",
     "locate",
+    "missing_message",
     "normalize",
     "parse_mapping",
     "parse_split",

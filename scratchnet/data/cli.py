@@ -19,7 +19,7 @@ from .errors import (
     SplitError,
     UnknownDatasetError,
 )
-from .loading import download_dataset, load, locate
+from .loading import download_dataset, load, locate, missing_message
 from .paths import resolve_data_dir
 from .registry import dataset_names, get_spec
 from .render import save_grid
@@ -79,13 +79,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     options = DownloadOptions(timeout=args.timeout, retries=args.retries)
-    paths = download_dataset(args.name, args.split, args.data_dir, options=options)
-    root = resolve_data_dir(args.data_dir)
-    if paths:
-        for p in paths:
-            print(f"downloaded and verified {p}")
-    else:
-        print(f"{args.name}: every file is already in {root}")
+    splits = [args.split] if args.split else list(get_spec(args.name).splits)
+    fetched = []
+    for split in splits:
+        try:
+            fetched += download_dataset(args.name, split, args.data_dir, options=options)
+        except (DownloadError, DataDirNotWritableError) as exc:
+            reason = f"Download failed: {exc}"
+            print(f"error: {missing_message(args.name, split, args.data_dir, reason)}",
+                  file=sys.stderr)
+            return 1
+    for p in fetched:
+        print(f"downloaded and verified {p}")
+    if not fetched:
+        print(f"{args.name}: every file is already in {resolve_data_dir(args.data_dir)}")
     return 0
 
 

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import socket
 import struct
 import time
 import urllib.error
@@ -87,7 +88,14 @@ _TRANSIENT = (
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code in (408, 425, 429) or exc.code >= 500
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, socket.gaierror):
+        return False  # no DNS (typically offline): retrying the same host will not help
     return isinstance(exc, _TRANSIENT)
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """True for failures of one URL after which the next mirror should be tried."""
+    return isinstance(exc, _TRANSIENT)  # includes HTTPError, a subclass of URLError
 
 
 def _describe(exc: BaseException) -> str:
@@ -258,7 +266,22 @@ def _fetch_one(url: str, dest: Path, sha256: str | None, options: DownloadOption
     # If the server ignores Range, the stream skips the bytes we already have, so
     # appending to the part file is right either way. The bar appears only once the
     # server has answered, so failures print no empty bars.
-    with ResumableStream(url, options, start=start) as stream:
+    try:
+        stream = ResumableStream(url, options, start=start)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or not start:
+            raise
+        # "Range not satisfiable": an earlier run received every byte but stopped
+        # before verifying. Verify the part file as it is; if it is bad, start over.
+        stream = None
+    if stream is None:
+        if sha256 is None or digest.hexdigest() == sha256.lower():
+            os.replace(part, dest)
+            return
+        part.unlink()
+        _fetch_one(url, dest, sha256, options)
+        return
+    with stream:
         with _progress_bar(dest.name, stream.total, start, options) as bar:
             stream.on_bytes = bar.update
             with open(part, "ab") as out:
@@ -315,7 +338,7 @@ def download_file(
         except ChecksumMismatchError as exc:
             failures.append(f"{url}: rejected, {exc}")
         except Exception as exc:
-            if not (_is_transient(exc) or isinstance(exc, urllib.error.HTTPError)):
+            if not _is_network_error(exc):
                 raise
             failures.append(f"{url}: {_describe(exc)}")
             if isinstance(exc, urllib.error.HTTPError):
@@ -541,7 +564,7 @@ def extract_zip_members(
         except (ChecksumMismatchError, DownloadError) as exc:
             failures.append(f"{url}: {exc}")
         except Exception as exc:
-            if not (_is_transient(exc) or isinstance(exc, urllib.error.HTTPError)):
+            if not _is_network_error(exc):
                 raise
             failures.append(f"{url}: {_describe(exc)}")
     names = ", ".join(sorted(set(wanted) - done))

@@ -21,7 +21,7 @@ from .paths import ENV_VAR, ensure_writable_dir, find_file, resolve_data_dir, se
 from .registry import DatasetSpec, FileSpec, get_spec
 from .slicing import parse_split
 
-__all__ = ["load", "download_dataset", "locate", "SplitFiles", "IMAGE_SHAPE"]
+__all__ = ["load", "download_dataset", "locate", "missing_message", "SplitFiles", "IMAGE_SHAPE"]
 
 #: Height and width of every image in the registry.
 IMAGE_SHAPE = (28, 28)
@@ -101,9 +101,10 @@ def _not_found_message(found: SplitFiles, origin: str, reason: str) -> str:
     lines.append(reason)
     target = found.root / spec.subdir
     if spec.mirrors:
-        lines.append("To fetch the files by hand, download them from one of:")
-        lines += [f"  {base}{f.name}" for f in found.missing() for base in spec.mirrors[:1]]
-        lines.append(f"  (mirrors: {', '.join(spec.mirrors)})")
+        lines.append("To fetch the files by hand, download:")
+        lines += [f"  {spec.mirrors[0]}{f.name}" for f in found.missing()]
+        if len(spec.mirrors) > 1:
+            lines.append(f"  (or the same names from {', '.join(spec.mirrors[1:])})")
     elif spec.archive is not None:
         a = spec.archive
         size = f", {a.size / 1e6:.0f} MB" if a.size else ""
@@ -120,6 +121,23 @@ def _not_found_message(found: SplitFiles, origin: str, reason: str) -> str:
         f"`export {ENV_VAR}=FOLDER`; `python -m scratchnet.data list` shows what it finds."
     )
     return "\n".join(lines)
+
+
+def missing_message(
+    name: str, split: str, data_dir: str | os.PathLike[str] | None, reason: str
+) -> str:
+    """Explain that a split is not available: files, folders searched, where to get them.
+
+    Parameters
+    ----------
+    name, split
+        Dataset and (official or sliced) split.
+    data_dir
+        As given to :func:`load` (None for the default lookup).
+    reason
+        Why it could not be obtained (e.g. the download error), shown as is.
+    """
+    return _not_found_message(locate(name, split, data_dir), _data_dir_origin(data_dir), reason)
 
 
 def download_dataset(

@@ -76,6 +76,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         start = 0
         if rng and not route.ignore_range:
             start = int(rng.removeprefix("bytes=").split("-")[0])
+            if start >= len(route.body):
+                self.send_error(416, "Range Not Satisfiable")
+                return
         body = route.body[start:]
         if start:
             self.send_response(206)

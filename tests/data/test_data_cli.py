@@ -47,6 +47,17 @@ def test_download_list_show(tmp_path, capsys, served_dataset):
     assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
 
 
+def test_failed_download_exits_1_with_guidance(tmp_path, capsys, http_server, request):
+    spec, _ = make_dataset("test-cli-gone", archive_urls=(http_server.url("/nothing.zip"),))
+    register(spec)
+    request.addfinalizer(lambda: unregister(spec.name))
+    args = ["download", "test-cli-gone", "--retries", "0", "--data-dir", str(tmp_path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "test-cli-gone split 'train' is not available locally" in err
+    assert "HTTP 404" in err and http_server.url("/nothing.zip") in err
+
+
 def test_errors_exit_1_with_a_message(tmp_path, capsys):
     assert main(["show", "nope", "--data-dir", str(tmp_path)]) == 1
     assert "unknown dataset 'nope'" in capsys.readouterr().err

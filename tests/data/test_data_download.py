@@ -59,6 +59,25 @@ def test_part_file_from_an_earlier_run_is_continued(http_server, tmp_path):
     assert _leftovers(tmp_path) == ["f.gz"]
 
 
+def test_complete_part_file_is_verified_not_downloaded_again(http_server, tmp_path):
+    dest = tmp_path / "f.gz"
+    part_path(dest).write_bytes(PAYLOAD)  # an earlier run stopped just before verifying
+    route = http_server.add("/f.gz", PAYLOAD)
+    download_file([http_server.url("/f.gz")], dest, PAYLOAD_SHA, FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert [r["range"] for r in route.requests] == [f"bytes={len(PAYLOAD)}-"]  # answered 416
+
+
+def test_full_size_but_wrong_part_file_is_discarded(http_server, tmp_path):
+    dest = tmp_path / "f.gz"
+    part_path(dest).write_bytes(bytes(len(PAYLOAD)))
+    route = http_server.add("/f.gz", PAYLOAD)
+    download_file([http_server.url("/f.gz")], dest, PAYLOAD_SHA, FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert [r["range"] for r in route.requests] == [f"bytes={len(PAYLOAD)}-", None]
+    assert _leftovers(tmp_path) == ["f.gz"]
+
+
 def test_server_ignoring_range_still_gives_the_right_file(http_server, tmp_path):
     route = http_server.add("/f.gz", PAYLOAD, drop_after=70_000, ignore_range=True)
     download_file([http_server.url("/f.gz")], tmp_path / "f.gz", PAYLOAD_SHA, FAST)
