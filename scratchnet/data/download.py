@@ -48,7 +48,7 @@ __all__ = [
     "part_path",
 ]
 
-USER_AGENT = "scratchnet-data/0.1 (+https://github.com/; python-urllib)"
+USER_AGENT = "scratchnet-data/0.1 (Python urllib)"
 _CHUNK = 1 << 16
 
 
@@ -166,13 +166,21 @@ class ResumableStream:
         if self.pos:
             headers["Range"] = f"bytes={self.pos}-"
         req = urllib.request.Request(self.url, headers=headers)
-        resp = urllib.request.urlopen(req, timeout=self.options.timeout)  # noqa: S310
+        resp = urllib.request.urlopen(req, timeout=self.options.timeout)
         length = resp.headers.get("Content-Length")
         if self.pos and resp.status == 206:
             self.range_supported = True
+            # "bytes START-END/TOTAL": make sure the server resumes where we stopped.
             crange = resp.headers.get("Content-Range", "")
-            if "/" in crange and crange.rsplit("/", 1)[1].isdigit():
-                self.total = int(crange.rsplit("/", 1)[1])
+            first = crange.removeprefix("bytes ").split("-", 1)[0]
+            if not first.isdigit() or int(first) != self.pos:
+                resp.close()
+                raise ConnectionError(
+                    f"asked to resume at byte {self.pos}, the server sent {crange!r}"
+                )
+            total = crange.rsplit("/", 1)[-1]
+            if total.isdigit():
+                self.total = int(total)
             elif length is not None:
                 self.total = self.pos + int(length)
         else:
