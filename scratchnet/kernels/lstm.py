@@ -82,8 +82,10 @@ def _tanh_series(a):
 #   (Cephes's constants), so r keeps full precision;
 # - exp(r) is its Taylor polynomial, cut where the next term is below half an ulp:
 #   degree 7 for float32, 13 for float64. NaN propagates through r.
-# The polynomials are written out: a loop inside an inlined numba function trips
-# numba's SSA pass, and the fully inlined straight-line code is what vectorizes.
+# The polynomials are written out as straight-line code, which is what vectorizes once
+# inlined. _exp_nonpos is left to LLVM's inliner (numba-level inlining of its branches
+# trips a warning in numba's SSA pass); _tanh_series is inlined by numba, as LLVM declines
+# to inline the float64 version and the loop then stays scalar.
 _F = np.float32
 _E = [1 / math.factorial(n) for n in range(14)]
 
