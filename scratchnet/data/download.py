@@ -27,11 +27,9 @@ import hashlib
 import http.client
 import os
 import socket
-import struct
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import ChecksumMismatchError, DownloadError
+from .zipstream import ZipMember, ZipStream
 
 __all__ = [
     "DownloadOptions",
@@ -355,126 +354,7 @@ def download_file(
     raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(failures))
 
 
-# --- zip streaming -----------------------------------------------------------------------
-_LOCAL_SIG = b"PK\x03\x04"
-_DESCRIPTOR_SIG = b"PK\x07\x08"
-_END_SIGS = (b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06")
-
-
-class _Reader:
-    """Exact-size reads with push-back on top of a stream (zip parsing needs both)."""
-
-    def __init__(self, stream: ResumableStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    def read_some(self, n: int) -> bytes:
-        if self.buffer:
-            out, self.buffer = self.buffer[:n], self.buffer[n:]
-            return out
-        return self.stream.read(n)
-
-    def read_exact(self, n: int, what: str) -> bytes:
-        parts, got = [], 0
-        while got < n:
-            chunk = self.read_some(n - got)
-            if not chunk:
-                raise DownloadError(f"zip archive ends inside {what} ({got} of {n} bytes)")
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
-
-    def unread(self, data: bytes) -> None:
-        self.buffer = data + self.buffer
-
-
-@dataclass
-class _Member:
-    name: str
-    flags: int
-    method: int
-    crc: int
-    csize: int
-    usize: int
-
-
-def _read_local_header(reader: _Reader) -> _Member | None:
-    sig = reader.read_some(4)
-    if not sig:
-        return None  # stream ended without a central directory: no more members
-    if len(sig) < 4:
-        sig += reader.read_exact(4 - len(sig), "a zip header")
-    if sig in _END_SIGS:
-        return None  # central directory reached: no more members
-    if sig != _LOCAL_SIG:
-        raise DownloadError(f"not a zip archive or corrupt (unexpected bytes {sig!r})")
-    (_ver, flags, method, _time, _date, crc, csize, usize, nlen, xlen) = struct.unpack(
-        "<HHHHHIIIHH", reader.read_exact(26, "a zip header")
-    )
-    name = reader.read_exact(nlen, "a zip member name").decode("utf-8", "replace")
-    reader.read_exact(xlen, "a zip extra field")
-    if flags & 0x1:
-        raise DownloadError(f"zip member {name} is encrypted")
-    if 0xFFFFFFFF in (csize, usize):
-        raise DownloadError(f"zip member {name} uses ZIP64 sizes, which are not supported")
-    if method not in (0, 8):
-        raise DownloadError(f"zip member {name} uses unsupported compression method {method}")
-    if method == 0 and flags & 0x8:
-        raise DownloadError(f"zip member {name} is stored with unknown size; cannot stream it")
-    return _Member(name, flags, method, crc, csize, usize)
-
-
-def _read_descriptor(reader: _Reader, member: _Member) -> None:
-    head = reader.read_exact(4, "a zip data descriptor")
-    if head != _DESCRIPTOR_SIG:  # the signature is optional
-        reader.unread(head)
-    member.crc, member.csize, member.usize = struct.unpack(
-        "<III", reader.read_exact(12, "a zip data descriptor")
-    )
-
-
-def _copy_member(
-    reader: _Reader, member: _Member, sink: Callable[[bytes], None]
-) -> tuple[int, int]:
-    """Pass the member's uncompressed bytes to ``sink``; return (crc32, size)."""
-    crc, size = 0, 0
-
-    def emit(data: bytes) -> None:
-        nonlocal crc, size
-        if data:
-            crc = zlib.crc32(data, crc)
-            size += len(data)
-            sink(data)
-
-    if member.method == 0:
-        left = member.csize
-        while left:
-            chunk = reader.read_some(min(left, _CHUNK))
-            if not chunk:
-                raise DownloadError(f"zip archive ends inside member {member.name}")
-            left -= len(chunk)
-            emit(chunk)
-        return crc, size
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as zip stores it
-    left = None if member.flags & 0x8 else member.csize
-    while not inflater.eof:
-        want = _CHUNK if left is None else min(left, _CHUNK)
-        chunk = reader.read_some(want) if want else b""
-        if not chunk:
-            raise DownloadError(f"zip archive ends inside member {member.name}")
-        if left is not None:
-            left -= len(chunk)
-        try:
-            emit(inflater.decompress(chunk))
-        except zlib.error as exc:
-            raise DownloadError(f"zip member {member.name} is corrupt: {exc}") from None
-    if inflater.unused_data:
-        reader.unread(inflater.unused_data)  # bytes of whatever follows the member
-    if left:
-        reader.read_exact(left, f"the end of member {member.name}")
-    return crc, size
-
-
+# --- zip archives --------------------------------------------------------------------------
 def _stream_members(
     url: str,
     wanted: Mapping[str, tuple[Path, str | None]],
@@ -484,18 +364,16 @@ def _stream_members(
     with ResumableStream(url, options) as stream:
         with _progress_bar(Path(url).name or url, stream.total, 0, options) as bar:
             stream.on_bytes = bar.update
-            reader = _Reader(stream)
+            archive = ZipStream(stream)
             while len(done) < len(wanted):
-                member = _read_local_header(reader)
+                member = archive.next_member()
                 if member is None:
                     break
                 target = wanted.get(member.name)
                 if target is None or member.name in done:
-                    _copy_member(reader, member, lambda _data: None)
-                    if member.flags & 0x8:
-                        _read_descriptor(reader, member)
+                    archive.skip_member(member)
                     continue
-                _extract_member(reader, member, *target, source=url)
+                _extract_member(archive, member, *target, source=url)
                 done.add(member.name)
     missing = sorted(set(wanted) - done)
     if missing:
@@ -503,8 +381,9 @@ def _stream_members(
 
 
 def _extract_member(
-    reader: _Reader, member: _Member, dest: Path, sha256: str | None, *, source: str
+    archive: ZipStream, member: ZipMember, dest: Path, sha256: str | None, *, source: str
 ) -> None:
+    """Write one member to ``dest`` via a ``.part`` file, checking CRC-32, size and SHA-256."""
     part = part_path(dest)
     digest = hashlib.sha256()
     try:
@@ -514,16 +393,9 @@ def _extract_member(
                 out.write(data)
                 digest.update(data)
 
-            crc, size = _copy_member(reader, member, sink)
+            archive.copy_member(member, sink)  # raises if CRC-32 or size disagree
             out.flush()
             os.fsync(out.fileno())
-        if member.flags & 0x8:
-            _read_descriptor(reader, member)
-        if (crc, size) != (member.crc, member.usize):
-            raise DownloadError(
-                f"zip member {member.name} from {source} is corrupt: CRC-32 {crc:08x} and "
-                f"{size} bytes, the archive says {member.crc:08x} and {member.usize} bytes"
-            )
         actual = digest.hexdigest()
         if sha256 is not None and actual != sha256.lower():
             raise ChecksumMismatchError(_rejected(member.name, source, actual, sha256))

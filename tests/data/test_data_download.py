@@ -268,3 +268,14 @@ def test_failed_download_explains_what_to_do(http_server, tmp_path, registered):
     ):
         assert fragment in message, (fragment, message)
     assert not any((tmp_path / "emnist").iterdir())  # nothing half-written left behind
+
+
+def test_zip_member_failing_its_crc_is_rejected(http_server, tmp_path):
+    name = "gzip/emnist-x-test-labels-idx1-ubyte.gz"
+    archive = bytearray(make_zip({name: MEMBERS[name]}, stored=frozenset({name})))
+    data_at = 30 + len(name)  # local header, then the name, then (no extra field) the data
+    archive[data_at] ^= 0xFF  # corrupt one stored byte: the archive's CRC-32 no longer fits
+    http_server.add("/gzip.zip", bytes(archive))
+    with pytest.raises(DownloadError, match="is corrupt: CRC-32"):
+        extract_zip_members([http_server.url("/gzip.zip")], {name: (tmp_path / "x", None)}, FAST)
+    assert _leftovers(tmp_path) == []
