@@ -118,6 +118,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
         model.reseed(seed)
         return model.loss(model.logits(x, training), y)[0]
 
+    model._ensure_built(x)  # building hands out init streams, so it must precede reseed
     model.reseed(seed)
     model.compute_gradients(x, y, training)
     analytic = {name: g.copy() for (name, _), g in

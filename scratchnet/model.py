@@ -17,7 +17,7 @@ from scratchnet.training import evaluate, fit, predict
 
 
 class Input:
-    """Declares the shape of one sample, as ``keras.Input``: ``Sequential([Input((28, 28, 1)), ...])``."""
+    """The shape of one sample, as ``keras.Input``: ``Sequential([Input((28, 28, 1)), ...])``."""
 
     def __init__(self, shape):
         self.shape = tuple(int(d) for d in shape)
@@ -121,6 +121,8 @@ class Sequential:
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
     def count_params(self) -> int:
+        if not self.built:
+            self.build()
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print) -> str:

@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from scratchnet import Input, Sequential
 from scratchnet.gradcheck import check_layer
+from scratchnet.layers import LSTM, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
 GRAD_TOL = 1e-6
 
@@ -18,3 +20,20 @@ def assert_gradients(layer, x, training=False, seed=0, tol=GRAD_TOL):
 
 def randn(rng, shape, dtype=np.float64):
     return rng.standard_normal(shape).astype(dtype)
+
+
+def mini_cnn(dtype="float64"):
+    """The seed CNN's exact structure at widths small enough for finite differences."""
+    return Sequential([
+        Input((10, 10, 1)),
+        Conv2D(2, 3, activation="relu"), MaxPool2D(),
+        Conv2D(3, 3, activation="relu"), MaxPool2D(),
+        Dropout(0.25), Flatten(),
+        Dense(6, activation="relu"), Dropout(0.5),
+        Dense(5, activation="softmax"),
+    ], seed=3, dtype=dtype)
+
+
+def mini_lstm(dtype="float64"):
+    return Sequential([Input((5, 3)), LSTM(4), Dropout(0.3), Dense(5, activation="softmax")],
+                      seed=3, dtype=dtype)

@@ -2,11 +2,14 @@
 
 from scratchnet.layers.activations import ReLU, Sigmoid, Softmax, Tanh, get_activation
 from scratchnet.layers.base import Layer
+from scratchnet.layers.conv2d import Conv2D
 from scratchnet.layers.dense import Dense
 from scratchnet.layers.dropout import Dropout
+from scratchnet.layers.lstm import LSTM
+from scratchnet.layers.pooling import MaxPool2D
 from scratchnet.layers.reshape import Flatten, Reshape
 
 __all__ = [
-    "Dense", "Dropout", "Flatten", "Layer", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh",
-    "get_activation",
+    "LSTM", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "ReLU", "Reshape",
+    "Sigmoid", "Softmax", "Tanh", "get_activation",
 ]

@@ -131,7 +131,7 @@ class Layer:
 
     # -- helpers ----------------------------------------------------------------------------
     def check_input(self, x) -> None:
-        """Raise a clear error when ``x`` does not fit the shape and dtype the layer was built for."""
+        """Raise a clear error if ``x`` does not fit the shape and dtype the layer was built for."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
         expected = (None, *self.input_shape)

@@ -23,13 +23,14 @@ class Reshape(Layer):
 
     def _build(self, input_shape, rng):
         size = math.prod(input_shape)
+        impossible = f"{self.name}: cannot reshape {input_shape} to {self.target_shape}"
         known = math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape:
             if size % known:
-                raise ValueError(f"{self.name}: cannot reshape {input_shape} to {self.target_shape}")
+                raise ValueError(impossible)
             return tuple(size // known if d == -1 else d for d in self.target_shape)
         if known != size:
-            raise ValueError(f"{self.name}: cannot reshape {input_shape} to {self.target_shape}")
+            raise ValueError(impossible)
         return self.target_shape
 
     def forward(self, x, training):

@@ -1,0 +1,67 @@
+"""Sequential: parameter counts, summary, whole-model gradient checks, build and compile errors."""
+
+import numpy as np
+import pytest
+from helpers import mini_cnn, mini_lstm
+
+from scratchnet import Input, Sequential, SparseCategoricalCrossentropy
+from scratchnet.gradcheck import check_model
+from scratchnet.layers import Conv2D, Dense, Softmax
+from scratchnet.models import seed_cnn, seed_lstm
+
+
+def test_seed_models_count_what_keras_counts(capsys):
+    assert seed_cnn(47).count_params() == 229_807
+    assert seed_lstm(47).count_params() == 86_447
+    text = seed_cnn(47).summary()
+    assert "Total params: 229,807" in text and "(None, 5, 5, 64)" in text
+    assert text in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_whole_model_gradients_through_the_loss(make, seed):
+    model = make()
+    model.compile("adam")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4, *model.input_shape))
+    y = rng.integers(0, 5, 4)
+    errors = check_model(model, x, y, training=True, seed=seed)
+    assert len(errors) == len(model.parameters)
+    assert max(errors.values()) <= 1e-6, errors
+
+
+def test_model_with_logits_and_separate_softmax_layer():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    y = np.array([0, 2, 1])
+    logits = Sequential([Input((4,)), Dense(3)], seed=1, dtype="float64")
+    logits.compile("sgd", SparseCategoricalCrossentropy(from_logits=True))
+    softmax = Sequential([Input((4,)), Dense(3), Softmax()], seed=1, dtype="float64")
+    softmax.compile("sgd")
+    assert max(check_model(softmax, x, y).values()) <= 1e-6
+    # Same weights, same loss: the fused softmax layer is skipped in training only.
+    np.testing.assert_allclose(logits.evaluate(x, y), softmax.evaluate(x, y))
+    np.testing.assert_allclose(softmax.predict(x).sum(axis=1), 1.0)
+
+
+def test_compile_requires_a_softmax_or_from_logits():
+    model = Sequential([Input((4,)), Dense(3)])
+    with pytest.raises(ValueError, match="does not end in a softmax"):
+        model.compile("adam")
+
+
+def test_build_errors_name_the_layer():
+    model = Sequential([Input((4, 4, 1)), Conv2D(2, 5)])
+    with pytest.raises(ValueError, match="conv2d"):
+        model.build()
+    with pytest.raises(ValueError, match="input shape"):
+        Sequential([Dense(3)]).build()
+    with pytest.raises(TypeError, match="Layer"):
+        Sequential(["dense"])
+
+
+def test_first_layer_skips_its_input_gradient():
+    model = mini_cnn()
+    model.build()
+    assert model.layers[0].need_input_grad is False
+    assert all(layer.need_input_grad for layer in model.layers[1:])
