@@ -25,7 +25,8 @@ from .errors import (
     UnknownDatasetError,
 )
 from .idx import read_idx, write_idx
-from .loading import SplitFiles, download_dataset, load, locate, missing_message
+from .loading import download_dataset, load
+from .locating import SplitFiles, locate, missing_message
 from .paths import default_data_dir, resolve_data_dir
 from .preprocess import normalize
 from .registry import (

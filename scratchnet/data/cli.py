@@ -19,7 +19,8 @@ from .errors import (
     SplitError,
     UnknownDatasetError,
 )
-from .loading import download_dataset, load, locate, missing_message
+from .loading import download_dataset, load
+from .locating import locate, missing_message
 from .paths import resolve_data_dir
 from .registry import dataset_names, get_spec
 from .render import save_grid
