@@ -10,12 +10,14 @@ from scratchnet.kernels import lstm as kernels
 from scratchnet.kernels.lstm import (
     lstm_backward_step,
     lstm_backward_step_reference,
+    lstm_backward_step_serial,
     lstm_forward_step,
     lstm_forward_step_reference,
+    lstm_forward_step_serial,
 )
 
 DTYPES = [np.float32, np.float64]
-# numba's libm exp/tanh and NumPy's SIMD versions may differ in the last bits.
+# The kernels' exp/tanh and NumPy's may differ in the last bits.
 TOL = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
 
 cases = given(
@@ -47,13 +49,15 @@ def run_forward(fn, zx, zh, c_prev):
 @settings(max_examples=25, deadline=None)
 def test_forward_step_matches_reference(n, hidden, dtype, scale, seed):
     zx, zh, c_prev = forward_inputs(np.random.default_rng(seed), n, hidden, dtype, scale)
-    got = run_forward(lstm_forward_step, zx, zh, c_prev)
     want = run_forward(lstm_forward_step_reference, zx, zh, c_prev)
-    for name, a, b in zip(("gates", "c", "tanh_c", "h"), got, want, strict=True):
+    parallel = run_forward(lstm_forward_step, zx, zh, c_prev)
+    serial = run_forward(lstm_forward_step_serial, zx, zh, c_prev)
+    for name, a, b, c in zip(("gates", "c", "tanh_c", "h"), parallel, want, serial, strict=True):
         assert a.dtype == dtype and b.dtype == dtype, name
         assert np.all(np.isfinite(a)), name
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
-    gates = got[0]
+        np.testing.assert_array_equal(a, c, err_msg=name)  # same row code, same bits
+    gates = parallel[0]
     sig = np.delete(gates, np.s_[2 * hidden : 3 * hidden], axis=1)
     assert np.all((sig >= 0) & (sig <= 1))
 
@@ -67,14 +71,15 @@ def test_backward_step_matches_reference(n, hidden, dtype, scale, seed):
     dh = rng.standard_normal((n, hidden)).astype(dtype)
     dc_next = rng.standard_normal((n, hidden)).astype(dtype)
     results = []
-    for fn in (lstm_backward_step, lstm_backward_step_reference):
+    for fn in (lstm_backward_step, lstm_backward_step_reference, lstm_backward_step_serial):
         dz = np.full((n, 4 * hidden), np.nan, dtype)
         dc_prev = np.full((n, hidden), np.nan, dtype)
         fn(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
         results.append((dz, dc_prev))
-    for name, a, b in zip(("dz", "dc_prev"), *results, strict=True):
+    for name, a, b, c in zip(("dz", "dc_prev"), *results, strict=True):
         assert a.dtype == dtype and np.all(np.isfinite(a)), name
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
+        np.testing.assert_array_equal(a, c, err_msg=name)
 
 
 def test_saturated_gates_are_exact_and_warning_free():
@@ -89,18 +94,18 @@ def test_saturated_gates_are_exact_and_warning_free():
             np.testing.assert_array_equal(h, [[0]])  # o = 0
 
 
-@pytest.mark.parametrize("kernel", [lstm_forward_step, lstm_backward_step])
-def test_float32_kernels_have_no_float64_arithmetic(kernel):
-    # Compile an uncached serial copy (cached code cannot be inspected) and look at its IR.
-    fn = numba.njit(kernel.py_func)
+@pytest.mark.parametrize("row", ["_forward_row", "_backward_row"])
+def test_float32_kernels_have_no_float64_arithmetic(row):
+    # Compile an uncached copy of the per-row code (cached code cannot be inspected).
+    fn = numba.njit(error_model="numpy")(getattr(kernels, row).py_func)
     a4 = np.ones((2, 8), np.float32)
     a1 = np.ones((2, 2), np.float32)
-    if kernel is lstm_forward_step:
-        fn(a4, a4, a1, a4.copy(), a1.copy(), a1.copy(), a1.copy())
+    if row == "_forward_row":
+        fn(0, a4, a4, a1, a4.copy(), a1.copy(), a1.copy(), a1.copy())
     else:
-        fn(a1, a1, a4, a1, a1, a4.copy(), a1.copy())
+        fn(0, a1, a1, a4, a1, a1, a4.copy(), a1.copy())
     (ir,) = fn.inspect_llvm().values()
-    assert "double" not in ir
+    assert "float" in ir and "double" not in ir
 
 
 # The kernels' own exp/sigmoid/tanh (vectorizable, unlike libm's) against exact values.

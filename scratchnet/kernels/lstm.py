@@ -20,10 +20,11 @@ Backward of one step, given ``dh = dL/dh`` and ``dc_next = dL/dc`` arriving from
     dc_prev = dc * f
 
 Each numba kernel runs ``prange`` over the batch only: row ``n`` of every output is written
-by iteration ``n`` alone, so there are no races. Constants are cast to the arrays' dtype,
-because a bare ``1`` would promote float32 arithmetic to float64. Outputs are written into
-caller-provided arrays (the layer's reusable buffers) and must not alias the inputs. The
-``*_reference`` functions have the same signatures, so either can stand in for the other.
+by iteration ``n`` alone, so there are no races; its ``*_serial`` twin runs the same row code
+on one thread, for small batches. Constants are cast to the arrays' dtype, because a bare
+``1`` would promote float32 arithmetic to float64. Outputs are written into caller-provided
+arrays (the layer's reusable buffers) and must not alias the inputs. The ``*_reference``
+functions have the same signatures, so any of the three can stand in for another.
 
 Why the kernels bring their own exp and tanh: numba calls libm's scalar ``expf``/``tanhf``
 (about 2 and 16 ns each on the reference machine), which keeps LLVM from vectorizing the
@@ -172,6 +173,31 @@ def _tanh(x):
     return t if x >= 0 else -t
 
 
+# Batches smaller than this many (N * H) cells run the serial kernels: for them, handing
+# rows to the thread pool costs more than it saves (and, with BLAS threads also waiting
+# for cores, a parallel call can stall for milliseconds).
+PARALLEL_MIN_CELLS = 8192
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
+    hidden = c_prev.shape[1]
+    for j in range(hidden):
+        i = _sigmoid(zx[n, j] + zh[n, j])
+        f = _sigmoid(zx[n, hidden + j] + zh[n, hidden + j])
+        g = _tanh(zx[n, 2 * hidden + j] + zh[n, 2 * hidden + j])
+        o = _sigmoid(zx[n, 3 * hidden + j] + zh[n, 3 * hidden + j])
+        cn = f * c_prev[n, j] + i * g
+        tc = _tanh(cn)
+        gates[n, j] = i
+        gates[n, hidden + j] = f
+        gates[n, 2 * hidden + j] = g
+        gates[n, 3 * hidden + j] = o
+        c[n, j] = cn
+        tanh_c[n, j] = tc
+        h[n, j] = o * tc
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     """One LSTM step, fused: gate nonlinearities, cell update, hidden state.
@@ -190,22 +216,15 @@ def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     c, tanh_c, h : (N, H) arrays, written
         New cell state, its tanh (kept for the backward pass), new hidden state.
     """
-    n_batch, hidden = c_prev.shape
-    for n in prange(n_batch):
-        for j in range(hidden):
-            i = _sigmoid(zx[n, j] + zh[n, j])
-            f = _sigmoid(zx[n, hidden + j] + zh[n, hidden + j])
-            g = _tanh(zx[n, 2 * hidden + j] + zh[n, 2 * hidden + j])
-            o = _sigmoid(zx[n, 3 * hidden + j] + zh[n, 3 * hidden + j])
-            cn = f * c_prev[n, j] + i * g
-            tc = _tanh(cn)
-            gates[n, j] = i
-            gates[n, hidden + j] = f
-            gates[n, 2 * hidden + j] = g
-            gates[n, 3 * hidden + j] = o
-            c[n, j] = cn
-            tanh_c[n, j] = tc
-            h[n, j] = o * tc
+    for n in prange(c_prev.shape[0]):
+        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_forward_step_serial(zx, zh, c_prev, gates, c, tanh_c, h):
+    """:func:`lstm_forward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
+    for n in range(c_prev.shape[0]):
+        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
 
 
 def _sigmoid_reference(z):
@@ -227,6 +246,27 @@ def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
     h[...] = o * tanh_c
 
 
+@njit(cache=True, error_model="numpy")
+def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
+    hidden = c_prev.shape[1]
+    one = c_prev.dtype.type(1)
+    for j in range(hidden):
+        i = gates[n, j]
+        f = gates[n, hidden + j]
+        g = gates[n, 2 * hidden + j]
+        o = gates[n, 3 * hidden + j]
+        tc = tanh_c[n, j]
+        dhj = dh[n, j]
+        # c reaches the loss directly (dc_next) and through h = o * tanh(c).
+        dc = dc_next[n, j] + dhj * o * (one - tc * tc)
+        # sigmoid' = s (1 - s), tanh' = 1 - tanh^2, both from the cached outputs.
+        dz[n, j] = dc * g * i * (one - i)
+        dz[n, hidden + j] = dc * c_prev[n, j] * f * (one - f)
+        dz[n, 2 * hidden + j] = dc * i * (one - g * g)
+        dz[n, 3 * hidden + j] = dhj * tc * o * (one - o)
+        dc_prev[n, j] = dc * f
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """Backward of one LSTM step, fused: dL/dz of all four gates and dL/dc_prev.
@@ -246,24 +286,15 @@ def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     dc_prev : (N, H) array, written
         dL/dc_{t-1}, the ``dc_next`` of the step before.
     """
-    n_batch, hidden = c_prev.shape
-    one = c_prev.dtype.type(1)
-    for n in prange(n_batch):
-        for j in range(hidden):
-            i = gates[n, j]
-            f = gates[n, hidden + j]
-            g = gates[n, 2 * hidden + j]
-            o = gates[n, 3 * hidden + j]
-            tc = tanh_c[n, j]
-            dhj = dh[n, j]
-            # c reaches the loss directly (dc_next) and through h = o * tanh(c).
-            dc = dc_next[n, j] + dhj * o * (one - tc * tc)
-            # sigmoid' = s (1 - s), tanh' = 1 - tanh^2, both from the cached outputs.
-            dz[n, j] = dc * g * i * (one - i)
-            dz[n, hidden + j] = dc * c_prev[n, j] * f * (one - f)
-            dz[n, 2 * hidden + j] = dc * i * (one - g * g)
-            dz[n, 3 * hidden + j] = dhj * tc * o * (one - o)
-            dc_prev[n, j] = dc * f
+    for n in prange(c_prev.shape[0]):
+        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_backward_step_serial(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
+    """:func:`lstm_backward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
+    for n in range(c_prev.shape[0]):
+        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
 
 
 def lstm_backward_step_reference(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):

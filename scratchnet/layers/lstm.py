@@ -47,7 +47,13 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.initializers import glorot_uniform, orthogonal
-from scratchnet.kernels.lstm import lstm_backward_step, lstm_forward_step
+from scratchnet.kernels.lstm import (
+    PARALLEL_MIN_CELLS,
+    lstm_backward_step,
+    lstm_backward_step_serial,
+    lstm_forward_step,
+    lstm_forward_step_serial,
+)
 from scratchnet.layers.base import Layer, positive_int
 
 
@@ -132,6 +138,8 @@ class LSTM(Layer):
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
         x1, wb, zx, zh = self._x1, self._wb, self._zx, self._zh
         gates, cs, tanh_c, hs = self._gates, self._c, self._tanh_c, self._h
+        parallel = n * h >= PARALLEL_MIN_CELLS
+        step = lstm_forward_step if parallel else lstm_forward_step_serial
 
         # Input projection of all T steps in one GEMM: [x, 1] @ [W; b] = x @ W + b, with
         # (T*N, D+1) @ (D+1, 4H). The ones column adds the bias inside the GEMM, and in
@@ -144,8 +152,8 @@ class LSTM(Layer):
                 zh.fill(0)  # h_{-1} = 0: no recurrent term, skip the GEMM
             else:
                 np.matmul(hs[s], U, out=zh)  # hs[s] is h_{s-1}
-            # gates, c_s, tanh(c_s), h_s; fused and parallel over the batch.
-            lstm_forward_step(zx[s], zh, cs[s], gates[s], cs[s + 1], tanh_c[s], hs[s + 1])
+            # gates, c_s, tanh(c_s), h_s; fused, and parallel over the batch if it is large.
+            step(zx[s], zh, cs[s], gates[s], cs[s + 1], tanh_c[s], hs[s + 1])
 
         if self.return_sequences:
             return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
@@ -165,6 +173,8 @@ class LSTM(Layer):
             )
         W, U = self.params["W"], self.params["U"]
         dz, dh, dc, dc_prev = self._dz, self._dh, self._dc, self._dc_prev
+        parallel = n * h >= PARALLEL_MIN_CELLS
+        step = lstm_backward_step if parallel else lstm_backward_step_serial
 
         dc.fill(0)  # nothing flows into c_{T-1} from after the sequence
         for s in range(t - 1, -1, -1):
@@ -175,7 +185,7 @@ class LSTM(Layer):
                 np.matmul(dz[s + 1], U.T, out=dh)
                 if self.return_sequences:
                     dh += dy[:, s]
-            lstm_backward_step(dh, dc, self._gates[s], self._c[s], self._tanh_c[s], dz[s], dc_prev)
+            step(dh, dc, self._gates[s], self._c[s], self._tanh_c[s], dz[s], dc_prev)
             dc, dc_prev = dc_prev, dc
 
         # Every step shares W, U, b: their gradients sum over steps, i.e. one GEMM over T*N rows.
