@@ -45,6 +45,26 @@ def test_forward_matches_plain_lstm(return_sequences):
     np.testing.assert_allclose(layer(x), want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_parallel_and_serial_paths_agree(monkeypatch, return_sequences):
+    # N * H = 8192 takes the parallel kernels; lifting the threshold forces the serial ones.
+    import scratchnet.layers.lstm as lstm_module
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((128, 3, 2)).astype(np.float32)
+    results = []
+    for threshold in (lstm_module.PARALLEL_MIN_CELLS, 10**9):
+        monkeypatch.setattr(lstm_module, "PARALLEL_MIN_CELLS", threshold)
+        layer = built(64, 3, 2, dtype=np.float32, seed=3, return_sequences=return_sequences)
+        y = layer(x, training=True)
+        dx = layer.backprop(np.ones_like(y))
+        results.append((y, dx, *(layer.grads[k].copy() for k in "WUb")))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+    want = plain_lstm(x.astype(np.float64), *(layer.params[k] for k in "WUb"), return_sequences)
+    np.testing.assert_allclose(results[0][0], want, rtol=1e-5, atol=1e-6)
+
+
 def test_return_sequences_last_step_equals_last_output():
     x = np.random.default_rng(2).standard_normal((3, 5, 2))
     seq = built(4, 5, 2, seed=7, return_sequences=True)(x)
