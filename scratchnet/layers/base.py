@@ -63,6 +63,9 @@ class Layer:
     """
 
     _counts: dict[str, int] = {}
+    #: True for layers that apply their own activation, fused with their bias
+    #: (Dense, Conv2D: see ``scratchnet.layers.bias_activation``).
+    fuses_activation = False
 
     def __init__(self, activation=None, input_shape=None, name=None):
         kind = type(self).__name__.lower()
@@ -86,6 +89,7 @@ class Layer:
         self.dtype = np.dtype(np.float32)
         # False on a model's first layer: its input gradient is never needed.
         self.need_input_grad = True
+        self._activate = False  # whether the last forward applied the activation
         self.rng = np.random.default_rng(0)
 
     # -- building ---------------------------------------------------------------------------
@@ -112,14 +116,15 @@ class Layer:
         if not self.built:
             self.build(x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else np.float32)
         self.check_input(x)
+        self._activate = self.activation is not None and apply_activation
         y = self.forward(x, training)
-        if self.activation is not None and apply_activation:
+        if self._activate and not self.fuses_activation:
             y = self.activation.forward(y, training)
         return y
 
     def backprop(self, dy: np.ndarray, through_activation: bool = True):
         """Backward through the activation (if any) then the layer. Returns dL/dx or None."""
-        if self.activation is not None and through_activation:
+        if self.activation is not None and through_activation and not self.fuses_activation:
             dy = self.activation.backward(dy)
         return self.backward(dy)
 

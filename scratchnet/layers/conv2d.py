@@ -21,6 +21,7 @@ import numpy as np
 
 from scratchnet.initializers import glorot_uniform, zeros
 from scratchnet.kernels.im2col import col2im, im2col
+from scratchnet.layers import bias_activation
 from scratchnet.layers.base import Layer, int_pair, positive_int
 
 PADDINGS = ("valid", "same")
@@ -94,6 +95,8 @@ class Conv2D(Layer):
     params : ``'W'`` (kh, kw, C, F), Glorot-uniform; ``'b'`` (F,), zeros.
     """
 
+    fuses_activation = True
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  input_shape=None, name=None):
         super().__init__(activation=activation, input_shape=input_shape, name=name)
@@ -134,8 +137,8 @@ class Conv2D(Layer):
         cols = self._buffer("_cols", N * Ho * Wo)
         im2col(np.ascontiguousarray(x), kh, kw, sh, sw, self._pad_top, self._pad_left,
                cols.reshape(N, Ho, Wo, -1))
-        y = cols @ self.params["W"].reshape(-1, F)  # (P, K) @ (K, F): the whole convolution
-        y += self.params["b"]
+        z = cols @ self.params["W"].reshape(-1, F)  # (P, K) @ (K, F): the whole convolution
+        y = bias_activation.forward(self, z, training)  # act(z + b), fused for ReLU
         self._n = N
         return y.reshape(N, Ho, Wo, F)  # rows are already (n, i, j)-ordered: no transpose
 
@@ -145,8 +148,8 @@ class Conv2D(Layer):
         N, F, cols = self._n, self.filters, self._cols
         expected = None if N is None else (N, self._Ho, self._Wo, F)
         dY = check_upstream(self, dy, expected).reshape(-1, F)  # (P, F)
+        dY = bias_activation.backward(self, dY)  # through act; db sums every position
         np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
-        np.sum(dY, axis=0, out=self.grads["b"])  # the bias is added at every position
         if not self.need_input_grad:
             return None  # first layer: the (P, K) GEMM and col2im would be wasted
         dcols = self._buffer("_dcols", cols.shape[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.initializers import glorot_uniform, zeros
+from scratchnet.layers import bias_activation
 from scratchnet.layers.base import Layer, positive_int
 
 
@@ -18,6 +19,8 @@ class Dense(Layer):
 
     Shapes: x (N, ..., D) -> y (N, ..., units); W (D, units); b (units,).
     """
+
+    fuses_activation = True
 
     def __init__(self, units, activation=None, **kwargs):
         super().__init__(activation=activation, **kwargs)
@@ -33,14 +36,14 @@ class Dense(Layer):
 
     def forward(self, x, training):
         self._x2 = x.reshape(-1, x.shape[-1])  # (M, D): all leading axes as one batch
-        y = self._x2 @ self.params["W"]
-        y += self.params["b"]
+        z = self._x2 @ self.params["W"]         # (M, units)
+        y = bias_activation.forward(self, z, training)  # act(z + b)
         return y.reshape(*x.shape[:-1], self.units)
 
     def backward(self, dy):
-        dy2 = dy.reshape(-1, self.units)                  # (M, units)
-        np.matmul(self._x2.T, dy2, out=self.grads["W"])   # dW = x^T dy
-        np.sum(dy2, axis=0, out=self.grads["b"])          # db = sum over the batch
+        dy2 = np.ascontiguousarray(dy).reshape(-1, self.units)  # (M, units)
+        dz = bias_activation.backward(self, dy2)          # through act; db = sum over rows
+        np.matmul(self._x2.T, dz, out=self.grads["W"])    # dW = x^T dz
         if not self.need_input_grad:
             return None
-        return (dy2 @ self.params["W"].T).reshape(*dy.shape[:-1], self._x2.shape[1])
+        return (dz @ self.params["W"].T).reshape(*dy.shape[:-1], self._x2.shape[1])
