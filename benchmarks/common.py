@@ -68,6 +68,14 @@ def pin_threads(threads: int, wait_policy: str | None = None,
     return notes
 
 
+def env_threads() -> int:
+    """The pinned thread count, as inherited through the environment (0: not pinned)."""
+    try:
+        return int(os.environ.get("OMP_NUM_THREADS", "0"))
+    except ValueError:
+        return 0
+
+
 def pin_torch_threads(threads: int):
     """Import torch (if installed) and give it the same thread counts; None without torch."""
     try:
