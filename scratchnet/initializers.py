@@ -28,7 +28,8 @@ def orthogonal(shape, rng: np.random.Generator, dtype, gain: float = 1.0):
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return (gain * q[:rows, :cols]).astype(dtype)
+    # q.T is Fortran-ordered; kernels and in-place finite differences need C order.
+    return np.ascontiguousarray(gain * q[:rows, :cols], dtype=dtype)
 
 
 def zeros(shape, dtype):

@@ -1,0 +1,44 @@
+"""Learning on real data: one epoch of the seed recipe on all 60,000 MNIST images.
+
+Keras and PyTorch, measured on this machine type, reached 97.8-98.3% (CNN) and
+94.0-94.6% (LSTM) after one epoch; the bars below leave room for seed-to-seed spread.
+Skipped, with the reason, when ``$SCRATCHNET_DATA`` holds no MNIST.
+"""
+
+import os
+
+import pytest
+
+from scratchnet import Adam
+from scratchnet.data import DatasetNotFoundError, load, normalize
+from scratchnet.models import seed_cnn, seed_lstm
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    root = os.environ.get("SCRATCHNET_DATA")
+    if not root:
+        pytest.skip("SCRATCHNET_DATA is not set: no real MNIST to learn from")
+    try:
+        train = load("mnist", "train", data_dir=root, download=False)
+        test = load("mnist", "test", data_dir=root, download=False)
+    except DatasetNotFoundError as err:
+        pytest.skip(f"no MNIST under SCRATCHNET_DATA={root}: {err}")
+    return train, test
+
+
+@pytest.mark.parametrize(("build", "layout", "bar"), [
+    (seed_cnn, "conv2d", 0.975),
+    (seed_lstm, "lstm", 0.930),
+])
+def test_one_epoch_of_the_seed_recipe(mnist, build, layout, bar):
+    (x, y), (x_test, y_test) = mnist
+    model = build(10, seed=0)
+    model.compile(Adam(1e-3), "sparse_categorical_crossentropy")
+    history = model.fit(normalize(x, layout), y, batch_size=128, epochs=1, seed=0, verbose=0)
+    loss, accuracy = model.evaluate(normalize(x_test, layout), y_test, batch_size=1024)
+    print(f"{model.name}: t10k accuracy {accuracy:.4f}, loss {loss:.4f}, "
+          f"fit {history.history['time'][0]:.1f} s")
+    assert accuracy >= bar
