@@ -113,6 +113,10 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
 
     Returns ``{'layer/param': err, ...}`` for every trainable array. Every forward
     re-seeds the model, so dropout masks are the same in each evaluation.
+
+    Biases start at zero, so when dropout zeroes a whole input row a ReLU sits exactly
+    on its kink (z + b = 0), where no finite difference agrees with any derivative.
+    Use ``randomize_biases`` first to check away from kinks.
     """
     def loss() -> float:
         model.reseed(seed)
@@ -125,3 +129,11 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
                 zip(model.named_parameters(), model.gradients, strict=True)}
     return {name: rel_error(analytic[name], numerical_gradient(loss, p, eps))
             for name, p in model.named_parameters()}
+
+
+def randomize_biases(model, rng: np.random.Generator, scale: float = 0.5) -> None:
+    """Give every bias (parameters named 'b') random values in place, away from zero."""
+    model._ensure_built(np.zeros((1, *model.input_shape), dtype=model.dtype or np.float64))
+    for name, p in model.named_parameters():
+        if name.endswith("/b"):
+            p[...] = rng.choice([-1, 1], p.shape) * rng.uniform(0.1, 1, p.shape) * scale
