@@ -1,0 +1,241 @@
+"""CNN vs LSTM on handwritten characters: train both with scratchnet, compare them honestly.
+
+The same 28x28 images are given to two models:
+
+* the seed **CNN** sees each one as a picture, (28, 28, 1);
+* the seed **LSTM** reads it as a sequence of 28 rows of 28 pixels, one row per step.
+
+Both are trained with the same recipe (below) on the same data, then scored on the
+same test set. Run::
+
+    python examples/compare.py                      # EMNIST Letters, the full recipe
+    python examples/compare.py --quick              # smoke run: small subset, 1 epoch
+    python examples/compare.py --dataset mnist
+    python examples/compare.py --dataset emnist-bymerge \\
+        --train-split 'test[:96323]' --test-split 'test[96323:]'
+
+What you get, in ``--out`` (default ``results/compare-<dataset>-<UTC time>/``):
+a comparison table (also printed), ``report.md`` (the table, per-class
+precision/recall/F1, an ambiguity-aware accuracy, the command, data sizes and
+library versions), ``results.json`` (every figure and the full training
+history) and PNG figures (accuracy and loss per epoch, confusion matrices,
+example images of the commonest mistakes, per-class accuracy).
+
+The output folder is written all at once: everything goes to a hidden staging
+folder beside ``--out``, renamed to ``--out`` only after the last file is
+written, and deleted if anything fails. So ``--out`` either holds a complete
+report or does not exist. It must be new, or an empty folder.
+
+Exit status: 0 on success; 1 if the data cannot be loaded or training fails;
+2 for bad arguments or an output folder that cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from compare_report import ModelRun, summarize, terminal_table, write_report
+
+from scratchnet import Adam
+from scratchnet.data import get_spec, load, normalize, parse_split
+from scratchnet.data.errors import (
+    ChecksumMismatchError,
+    DatasetNotFoundError,
+    IDXFormatError,
+    SplitError,
+    UnknownDatasetError,
+)
+from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.report import OutputFolderError, environment, staged_folder
+
+# --------------------------------------------------------------------------------------
+# The recipe: the seed experiment's settings, used for both models. Change them here.
+# --------------------------------------------------------------------------------------
+EPOCHS = 10
+BATCH_SIZE = 128
+LEARNING_RATE = 1e-3          # Adam, Keras's default betas and epsilon
+VALIDATION_SPLIT = 0.1        # the last 10% of the training split, held out before shuffling
+SEED = 0                      # weights, shuffling and dropout masks
+INFERENCE_BATCH_SIZE = 1024   # for test-set scoring and the inference-speed figure
+
+# --quick: a smoke run that checks the whole pipeline, not a result.
+QUICK_TRAIN_SAMPLES = 4000    # the first samples of the training split (before validation)
+QUICK_TEST_SAMPLES = 1000     # the first samples of the test split
+QUICK_EPOCHS = 1
+
+# Model name -> (builder, the input layout scratchnet.data.normalize gives it).
+MODELS = {"cnn": (seed_cnn, "conv2d"), "lstm": (seed_lstm, "lstm")}
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Train the seed CNN and LSTM on the same characters and compare them.",
+        epilog="Example: %(prog)s --dataset emnist-bymerge --train-split 'test[:96323]' "
+               "--test-split 'test[96323:]'")
+    parser.add_argument("--dataset", default="emnist-letters",
+                        help="registered dataset name (default: %(default)s); "
+                             "`python -m scratchnet.data list` shows them")
+    parser.add_argument("--train-split", default="train",
+                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
+    parser.add_argument("--test-split", default="test",
+                        help="split to test on, e.g. 'test[96323:]'")
+    parser.add_argument("--models", default="cnn,lstm",
+                        help=f"comma-separated, from {', '.join(MODELS)} (default: %(default)s)")
+    parser.add_argument("--epochs", type=_positive, default=None,
+                        help=f"default {EPOCHS}, or {QUICK_EPOCHS} with --quick")
+    parser.add_argument("--batch-size", type=_positive, default=BATCH_SIZE,
+                        help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
+    parser.add_argument("--data-dir", default=None,
+                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder, new or empty "
+                             "(default: results/compare-<dataset>-<UTC time>)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
+                             f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")
+    args = parser.parse_args(argv)
+    try:
+        _check_choices(args)
+    except (UnknownDatasetError, SplitError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick else EPOCHS
+    if args.out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        args.out = DEFAULT_OUT / f"compare-{args.dataset}-{stamp}{'-quick' if args.quick else ''}"
+    return args
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _check_choices(args: argparse.Namespace) -> None:
+    """Reject unknown names and malformed or out-of-range splits before any work is done."""
+    names = [m.strip().lower() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(MODELS)}, e.g. --models cnn,lstm")
+    args.models = list(dict.fromkeys(names))  # keep the order given, drop repeats
+    spec = get_spec(args.dataset)
+    for split in (args.train_split, args.test_split):
+        selection = parse_split(split)
+        selection.resolve(spec.split(selection.base).count)  # bounds, from the registry
+
+
+def overlap_warning(spec, train_split: str, test_split: str) -> list[str]:
+    """Warn when the test samples are also training samples (the accuracy would flatter)."""
+    a, b = parse_split(train_split), parse_split(test_split)
+    if a.base != b.base:
+        return []
+    n = spec.split(a.base).count
+    ra, rb = a.resolve(n), b.resolve(n)
+    shared = max(0, min(ra.stop, rb.stop) - max(ra.start, rb.start))
+    if not shared:
+        return []
+    return [f"the test split {test_split!r} shares {shared:,} images with the training split "
+            f"{train_split!r}; test figures overstate how well the models generalise"]
+
+
+def load_data(args):
+    """Load both splits as upright uint8 images and int64 labels (subsets with --quick)."""
+    x_train, y_train = load(args.dataset, args.train_split, data_dir=args.data_dir)
+    x_test, y_test = load(args.dataset, args.test_split, data_dir=args.data_dir)
+    if args.quick:
+        x_train, y_train = x_train[:QUICK_TRAIN_SAMPLES], y_train[:QUICK_TRAIN_SAMPLES]
+        x_test, y_test = x_test[:QUICK_TEST_SAMPLES], y_test[:QUICK_TEST_SAMPLES]
+    return x_train, y_train, x_test, y_test
+
+
+def train_and_test(name, x_train, y_train, x_test, y_test, num_classes, args) -> ModelRun:
+    """Build one seed model, train it with the recipe, and predict the test set."""
+    build, layout = MODELS[name]
+    model = build(num_classes, seed=args.seed)
+    model.compile(optimizer=Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy")
+    print(f"\n== {name.upper()}: {model.count_params():,} parameters, "
+          f"{args.epochs} epoch(s) ==", flush=True)
+    x = normalize(x_train, layout)
+    start = time.perf_counter()
+    history = model.fit(x, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_split=VALIDATION_SPLIT, seed=args.seed, verbose=1)
+    fit_time = time.perf_counter() - start
+    train_samples = math.floor(len(x) * (1 - VALIDATION_SPLIT))  # as fit splits
+    del x  # free the float training copy before making the test one
+    x = normalize(x_test, layout)
+    test_loss, _ = model.evaluate(x, y_test, batch_size=INFERENCE_BATCH_SIZE)
+    start = time.perf_counter()
+    probabilities = model.predict(x, batch_size=INFERENCE_BATCH_SIZE)
+    inference_time = time.perf_counter() - start
+    return ModelRun(name, model.count_params(), history.history, fit_time, train_samples,
+                    test_loss, inference_time, probabilities.argmax(axis=1))
+
+
+def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
+    """Load the data, train and test every model, and write the report into ``folder``."""
+    started = datetime.now(UTC)
+    spec = get_spec(args.dataset)
+    x_train, y_train, x_test, y_test = load_data(args)
+    print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
+          f"{len(x_test):,} test images ({args.test_split}), {spec.num_classes} classes")
+    runs = {name: train_and_test(name, x_train, y_train, x_test, y_test, spec.num_classes, args)
+            for name in args.models}
+    n_fit = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))  # as fit splits
+    results = {
+        "run": {
+            "command": command,
+            "dataset": args.dataset,
+            "class_names": list(spec.class_names),
+            "train_split": args.train_split,
+            "test_split": args.test_split,
+            "quick": args.quick,
+            "sizes": {"train": n_fit, "validation": len(x_train) - n_fit, "test": len(x_test)},
+            "recipe": {"epochs": args.epochs, "batch_size": args.batch_size,
+                       "learning_rate": LEARNING_RATE, "validation_split": VALIDATION_SPLIT,
+                       "seed": args.seed, "inference_batch_size": INFERENCE_BATCH_SIZE},
+            "warnings": overlap_warning(spec, args.train_split, args.test_split),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "environment": environment(Path(__file__)),
+        },
+        "models": {name: summarize(run, y_test, spec.class_names) for name, run in runs.items()},
+    }
+    write_report(folder, results, runs, x_test, y_test)
+    return results
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    command = shlex.join(["python", sys.argv[0] or "examples/compare.py", *argv])
+    try:
+        with staged_folder(args.out) as folder:  # fails before any work if --out is unusable
+            results = compare(args, command, folder)
+    except OutputFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DatasetNotFoundError, ChecksumMismatchError, IDXFormatError, SplitError,
+            FloatingPointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"(nothing was written to {args.out})", file=sys.stderr)
+        return 1
+    print("\n" + terminal_table(results["models"]))
+    for warning in results["run"]["warnings"]:
+        print(f"warning: {warning}")
+    print(f"\nreport: {args.out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
