@@ -13,6 +13,7 @@ from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
 from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
 from scratchnet.optimizers import get_optimizer
+from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
 
 
@@ -233,3 +234,5 @@ class Sequential:
     fit = fit
     evaluate = evaluate
     predict = predict
+    save_weights = save_weights
+    load_weights = load_weights
