@@ -13,6 +13,9 @@ Memory (``measure_child`` in a fresh interpreter per configuration, so one run's
 allocations cannot hide another's): the data are made and the model built first, then
 the peak resident memory of the runs (warm-up included) is taken above the RSS at that
 point, i.e. above the loaded dataset and model, as issue 5's memory rule is stated.
+That child also times its runs: the "alone" columns, each framework in a process of its
+own. Compare them with the same-process figures: two frameworks in one process bring
+two OpenMP runtimes and thread pools, which can slow each other down.
 
 Data: EMNIST ByMerge's test split when it can be found (``SCRATCHNET_DATA``), otherwise
 random values with the same shapes and 47 classes; the timing does not depend on values.
@@ -170,11 +173,12 @@ def run(kinds=("cnn", "lstm"), modes=("train", "infer"), repeats: int = 10,
             if memory:
                 for fw in frameworks:
                     try:
-                        row[fw]["memory"] = common.run_child(
+                        alone = common.run_child(
                             "bench_models", "measure_child",
                             {"framework": fw, "kind": kind, "mode": mode, "batch": batch,
-                             "steps": steps, "repeats": memory_repeats, "source": source},
-                        )["memory"]
+                             "steps": steps, "repeats": memory_repeats, "source": source})
+                        row[fw]["memory"] = alone["memory"]
+                        row[fw]["alone_samples_per_s"] = alone["samples_per_s"]
                     except RuntimeError as exc:
                         row[fw]["memory"] = {"error": str(exc)[-500:]}
             rows.append(row)
@@ -194,19 +198,25 @@ def _peak(row: dict, fw: str) -> str:
     return f"{mem['peak_above_before_mb']:,.0f}"
 
 
+def _alone(row: dict, fw: str) -> str:
+    return common.fmt_rate(row.get(fw, {}).get("alone_samples_per_s"))
+
+
 def to_markdown(result: dict) -> str:
     torch = result["torch"]
-    headers = ["model", "mode", "batch", "scratchnet samples/s", "peak MB"]
+    headers = ["model", "mode", "batch", "scratchnet samples/s", "alone", "peak MB"]
     if torch:
-        headers += ["PyTorch samples/s", "PyTorch peak MB", "scratchnet / PyTorch"]
+        headers += ["PyTorch samples/s", "alone", "PyTorch peak MB", "scratchnet / PyTorch"]
     headers += ["ref. PyTorch (issue 5)", "ref. TF/Keras (issue 5)", "target (issue 5)"]
     rows = []
     for r in result["rows"]:
         ref = r["reference_issue5"]
         line = [r["kind"].upper(), r["mode"], r["batch"],
-                common.fmt_rate(r["scratchnet"]["samples_per_s"]), _peak(r, "scratchnet")]
+                common.fmt_rate(r["scratchnet"]["samples_per_s"]), _alone(r, "scratchnet"),
+                _peak(r, "scratchnet")]
         if torch:
-            line += [common.fmt_rate(r["pytorch"]["samples_per_s"]), _peak(r, "pytorch"),
+            line += [common.fmt_rate(r["pytorch"]["samples_per_s"]), _alone(r, "pytorch"),
+                     _peak(r, "pytorch"),
                      f"**{common.fmt_ratio(r['ratio_scratchnet_over_pytorch'])}**"]
         line += [f"{ref['pytorch']:,}", f"{ref['tensorflow']:,}", f"≥ {ref['target']:,}"]
         rows.append(line)
@@ -217,7 +227,9 @@ def to_markdown(result: dict) -> str:
         text += (f"\n\nMedian of {s['repeats']} runs after {s['warmup_runs']} warm-up runs; a "
                  f"training run is {s['train_steps']} steps, an inference run "
                  f"{s['infer_steps']} batches. Data: {r0['data']}. Peak MB: peak RSS of the "
-                 "runs above the RSS once data and model were loaded (fresh process each). "
+                 "runs above the RSS once data and model were loaded, and \"alone\": "
+                 f"samples/s in that same fresh process (median of {s['memory_repeats']} "
+                 "runs), with no other framework loaded. "
                  "The reference columns are issue 5's figures, not measurements of this run.")
     if result["note"]:
         text += f"\n\n{result['note']}"
