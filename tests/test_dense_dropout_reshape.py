@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import assert_gradients
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import assert_gradients
 
 from scratchnet.layers import Dense, Dropout, Flatten, Reshape
 
