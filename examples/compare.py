@@ -195,6 +195,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     results = {
         "run": {
             "command": command,
+            "working_directory": str(Path.cwd()),
             "dataset": args.dataset,
             "class_names": list(spec.class_names),
             "train_split": args.train_split,
@@ -218,6 +219,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    # The command as typed (script path as given), so it can be re-run from the same folder.
     command = shlex.join(["python", sys.argv[0] or "examples/compare.py", *argv])
     try:
         with staged_folder(args.out) as folder:  # fails before any work if --out is unusable

@@ -315,7 +315,7 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
         *_pairs_section(models),
         *_per_class_section(models, run["class_names"]),
         "## How this was run", "",
-        f"- Command: `{run['command']}`",
+        f"- Command: `{run['command']}` (in `{run['working_directory']}`)",
         f"- Dataset: `{run['dataset']}`, {len(run['class_names'])} classes; training split "
         f"`{run['train_split']}` ({sizes['train'] + sizes['validation']:,} images: "
         f"{sizes['train']:,} training, {sizes['validation']:,} validation), test split "
