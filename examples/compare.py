@@ -23,8 +23,10 @@ example images of the commonest mistakes, per-class accuracy).
 
 The output folder is written all at once: everything goes to a hidden staging
 folder beside ``--out``, renamed to ``--out`` only after the last file is
-written, and deleted if anything fails. So ``--out`` either holds a complete
-report or does not exist. It must be new, or an empty folder.
+written, and deleted if anything fails (an error, Ctrl-C, or ``kill``). So
+``--out`` either holds a complete report or does not exist; only an uncatchable
+``kill -9`` can leave a hidden ``.<name>.partial-*`` folder behind. ``--out`` must
+be new, or an empty folder.
 
 Exit status: 0 on success; 1 if the data cannot be loaded or training fails;
 2 for bad arguments or an output folder that cannot be written.
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -135,18 +138,20 @@ def _check_choices(args: argparse.Namespace) -> None:
         selection.resolve(spec.split(selection.base).count)  # bounds, from the registry
 
 
-def overlap_warning(spec, train_split: str, test_split: str) -> list[str]:
-    """Warn when the test samples are also training samples (the accuracy would flatter)."""
-    a, b = parse_split(train_split), parse_split(test_split)
+def overlap_warning(spec, args: argparse.Namespace) -> list[str]:
+    """Warn when test images are also training images (the test figures would flatter)."""
+    a, b = parse_split(args.train_split), parse_split(args.test_split)
     if a.base != b.base:
         return []
     n = spec.split(a.base).count
-    ra, rb = a.resolve(n), b.resolve(n)
-    shared = max(0, min(ra.stop, rb.stop) - max(ra.start, rb.start))
+    (a0, a1), (b0, b1) = ((r.start, r.stop) for r in (a.resolve(n), b.resolve(n)))
+    if args.quick:  # only the first samples of each selection are used
+        a1, b1 = min(a1, a0 + QUICK_TRAIN_SAMPLES), min(b1, b0 + QUICK_TEST_SAMPLES)
+    shared = max(0, min(a1, b1) - max(a0, b0))
     if not shared:
         return []
-    return [f"the test split {test_split!r} shares {shared:,} images with the training split "
-            f"{train_split!r}; test figures overstate how well the models generalise"]
+    return [f"the test split {args.test_split!r} shares {shared:,} images with the training "
+            f"split {args.train_split!r}; test figures overstate how well the models generalise"]
 
 
 def load_data(args):
@@ -189,9 +194,12 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     x_train, y_train, x_test, y_test = load_data(args)
     print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
           f"{len(x_test):,} test images ({args.test_split}), {spec.num_classes} classes")
+    warnings = overlap_warning(spec, args)
+    for warning in warnings:
+        print(f"warning: {warning}")
     runs = {name: train_and_test(name, x_train, y_train, x_test, y_test, spec.num_classes, args)
             for name in args.models}
-    n_fit = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))  # as fit splits
+    n_fit = next(iter(runs.values())).train_samples
     results = {
         "run": {
             "command": command,
@@ -205,7 +213,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
             "recipe": {"epochs": args.epochs, "batch_size": args.batch_size,
                        "learning_rate": LEARNING_RATE, "validation_split": VALIDATION_SPLIT,
                        "seed": args.seed, "inference_batch_size": INFERENCE_BATCH_SIZE},
-            "warnings": overlap_warning(spec, args.train_split, args.test_split),
+            "warnings": warnings,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "environment": environment(Path(__file__)),
@@ -219,6 +227,8 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    # Turn `kill` (SIGTERM) into an exception too, so the staging folder is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # The command as typed (script path as given), so it can be re-run from the same folder.
     command = shlex.join(["python", sys.argv[0] or "examples/compare.py", *argv])
     try:
@@ -232,6 +242,9 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         print(f"(nothing was written to {args.out})", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
+        return 130
     print("\n" + terminal_table(results["models"]))
     for warning in results["run"]["warnings"]:
         print(f"warning: {warning}")

@@ -275,3 +275,76 @@ def test_data_not_found_and_not_downloadable_exits_1_naming_files_and_folder(tmp
     # Not even the results/ parent created for --out survives.
     assert_nothing_written(tmp_path, out)
     assert not (tmp_path / "results").exists()
+
+
+# -- the pieces, in-process and without training ----------------------------------------------
+@pytest.fixture(scope="module")
+def compare_modules():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import compare
+        import compare_report
+        yield compare, compare_report
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+
+
+@pytest.mark.parametrize("train, test, quick, shared", [
+    ("test[:5000]", "test[5000:]", False, 0),
+    ("train", "test", False, 0),
+    ("test[:6000]", "test[5000:]", False, 1000),
+    ("test[:6000]", "test[5000:]", True, 0),        # quick trains on test[0:4000] only
+    ("test[:6000]", "test[3000:]", True, 1000),     # ... and tests on test[3000:4000]
+    ("test", "test", False, 10000),
+])
+def test_overlapping_train_and_test_splits_are_flagged(compare_modules, train, test, quick,
+                                                       shared):
+    compare, _ = compare_modules
+    args = compare.parse_args(["--dataset", "mnist", "--train-split", train,
+                               "--test-split", test, *(["--quick"] if quick else [])])
+    warnings = compare.overlap_warning(get_spec("mnist"), args)
+    assert bool(warnings) == bool(shared)
+    if shared:
+        assert f"shares {shared:,} images" in warnings[0]
+
+
+def test_report_from_synthetic_runs_states_the_ambiguity_figures(compare_modules, tmp_path):
+    _, report = compare_modules
+    names = get_spec("emnist-bymerge").class_names
+    o, zero, one, i_cap = names.index("O"), names.index("0"), names.index("1"), names.index("I")
+    y_test = np.repeat(np.arange(len(names)), 10)                      # 470 test images
+    y_pred = y_test.copy()
+    y_pred[y_test == o] = zero                                           # 10 O -> 0
+    y_pred[np.flatnonzero(y_test == i_cap)[:4]] = one                    # 4 I -> 1
+    y_pred[np.flatnonzero(y_test == names.index("A"))[:6]] = names.index("H")  # 6 real errors
+    history = {"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.7, 0.6],
+               "val_accuracy": [0.7, 0.75], "time": [1.0, 1.0]}
+    runs = {"cnn": report.ModelRun("cnn", 1000, history, 2.0, 900, 0.4, 0.5, y_pred)}
+    models = {"cnn": report.summarize(runs["cnn"], y_test, names)}
+    s = models["cnn"]
+    assert s["test_accuracy"] == pytest.approx(450 / 470)
+    assert s["ambiguity"]["ambiguous_accuracy"] == pytest.approx(464 / 470)
+    assert s["ambiguity"]["ambiguous_share_of_errors"] == pytest.approx(14 / 20)
+    assert s["best_val_accuracy"] == 0.75 and s["best_val_epoch"] == 2
+    assert s["train_samples_per_s"] == pytest.approx(900 * 2 / 2.0)
+    assert [(p["true"], p["pred"], p["count"], p["look_alike_group"])
+            for p in s["most_confused"]] == [("O", "0", 10, "{0, O}"), ("A", "H", 6, None),
+                                             ("I", "1", 4, "{1, I, L}")]
+    results = {"run": {
+        "command": "python examples/compare.py", "working_directory": str(ROOT),
+        "dataset": "emnist-bymerge", "class_names": list(names), "train_split": "test[:96323]",
+        "test_split": "test[96323:]", "quick": False,
+        "sizes": {"train": 900, "validation": 100, "test": len(y_test)},
+        "recipe": {"epochs": 2, "batch_size": 128, "learning_rate": 1e-3,
+                   "validation_split": 0.1, "seed": 0, "inference_batch_size": 1024},
+        "warnings": [], "started": "t0", "finished": "t1", "environment": {"python": "3"}},
+        "models": models}
+    report.write_report(tmp_path, results, runs, np.zeros((len(y_test), 28, 28), np.uint8),
+                        y_test)
+    md = (tmp_path / "report.md").read_text()
+    assert "lifts the CNN from 95.74% to 98.72%: 70% of its 20 errors" in md
+    assert "| share of errors inside those groups | 70.0% |" in md
+    assert "| 1 | O | 0 | 10 | 50.0% | {0, O} |" in md
+    assert json.loads((tmp_path / "results.json").read_text())["models"]["cnn"] == s
+    assert {"accuracy.png", "confusion_cnn.png", "confused_examples_cnn.png"} <= {
+        p.name for p in tmp_path.iterdir()}
