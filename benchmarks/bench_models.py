@@ -119,6 +119,7 @@ def _rates(samples: int, times: list[float]) -> dict:
 def measure_child(framework: str, kind: str, mode: str, batch: int, steps: int,
                   repeats: int, warmup: int = 1, source: str = "auto") -> dict:
     """In a fresh interpreter: samples/s and the peak memory of one configuration."""
+    common.start_numba_threads()  # before torch, as in run.py
     if framework == "pytorch":
         common.pin_torch_threads(common.env_threads())
     x, y, used = make_data(kind, batch * steps, source)

@@ -68,6 +68,24 @@ def pin_threads(threads: int, wait_policy: str | None = None,
     return notes
 
 
+def start_numba_threads() -> str:
+    """Run one tiny parallel kernel, so numba loads and starts its threading layer now.
+
+    Call it before importing torch: on the reference machine, when torch (which brings
+    its own OpenMP runtime) was imported *before* numba's first parallel kernel, numba's
+    ``omp`` layer ran the LSTM's per-step kernels about 40x slower for the whole process;
+    started in this order, neither framework slows the other. Returns the layer's name.
+    """
+    import numba
+    import numpy as np
+
+    from scratchnet.kernels.adam import adam_update
+
+    a = np.zeros(4, dtype=np.float32)
+    adam_update(a, a.copy(), a.copy(), a.copy(), 0.1, 0.9, 0.999, 1e-7)
+    return numba.threading_layer()
+
+
 def env_threads() -> int:
     """The pinned thread count, as inherited through the environment (0: not pinned)."""
     try:
@@ -94,13 +112,8 @@ def pin_torch_threads(threads: int):
 def thread_report(torch_module=None) -> dict:
     """The thread counts actually in use, per pool, plus the variables that set them."""
     import numba
-    import numpy as np
 
-    from scratchnet.kernels.adam import adam_update
-
-    # numba only picks its threading layer when a parallel kernel first runs.
-    a = np.zeros(4, dtype=np.float32)
-    adam_update(a, a.copy(), a.copy(), a.copy(), 0.1, 0.9, 0.999, 1e-7)
+    start_numba_threads()
     report = {
         "env": {var: os.environ.get(var) for var in
                 (*THREAD_VARS, "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")},

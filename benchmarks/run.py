@@ -150,6 +150,9 @@ def main(argv=None) -> dict:
 
     common.ensure_paths()
     notes = common.pin_threads(args.threads, args.omp_wait_policy, args.threading_layer)
+    # numba's threading layer must start before torch loads its own OpenMP runtime
+    # (see common.start_numba_threads): otherwise numba's parallel kernels crawl.
+    common.start_numba_threads()
     torch_module = None
     if "e2e" in args.sections and not args.no_torch:
         torch_module = common.pin_torch_threads(args.threads)
