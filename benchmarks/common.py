@@ -142,8 +142,9 @@ def thread_report(torch_module=None) -> dict:
 
 def format_thread_report(t: dict) -> str:
     """One line per pool, for the printed header."""
+    origin = f" (from {t['omp_wait_policy_origin']})" if t.get("omp_wait_policy_origin") else ""
     lines = [f"- numba: {t['numba_threads']} threads, threading layer "
-             f"`{t['numba_threading_layer']}`; OMP_WAIT_POLICY: {t['omp_wait_policy']}"]
+             f"`{t['numba_threading_layer']}`; OMP_WAIT_POLICY: {t['omp_wait_policy']}{origin}"]
     if isinstance(t["blas"], list):
         for p in t["blas"]:
             lines.append(f"- {p['library']} ({p['file']}): {p['threads']} threads"

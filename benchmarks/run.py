@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -149,6 +150,7 @@ def main(argv=None) -> dict:
     import common
 
     common.ensure_paths()
+    wait_policy_before = os.environ.get("OMP_WAIT_POLICY")
     notes = common.pin_threads(args.threads, args.omp_wait_policy, args.threading_layer)
     # numba's threading layer must start before torch loads its own OpenMP runtime
     # (see common.start_numba_threads): otherwise numba's parallel kernels crawl.
@@ -163,6 +165,11 @@ def main(argv=None) -> dict:
         "machine": common.machine_info(), "loadavg_start": common.loadavg(),
         "threads": common.thread_report(torch_module), "notes": notes, "sections": {},
     }
+    report["threads"]["omp_wait_policy_origin"] = (
+        "--omp-wait-policy" if args.omp_wait_policy
+        else "environment" if wait_policy_before is not None
+        else "scratchnet's default (set when it is imported)" if os.environ.get("OMP_WAIT_POLICY")
+        else "unset")
     if torch_module is not None:
         report["machine"]["torch"] = torch_module.__version__
     m = report["machine"]
