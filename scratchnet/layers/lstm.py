@@ -101,8 +101,7 @@ class LSTM(Layer):
         b[h : 2 * h] = 1  # Keras's unit_forget_bias: remember by default at the start
         self.params = {
             "W": glorot_uniform((d, 4 * h), d, 4 * h, rng, self.dtype),
-            # C order: orthogonal() returns a transposed (F-ordered) Q when rows < cols.
-            "U": np.ascontiguousarray(orthogonal((h, 4 * h), rng, self.dtype)),
+            "U": orthogonal((h, 4 * h), rng, self.dtype),
             "b": b,
         }
         self._batch = None
