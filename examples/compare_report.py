@@ -45,6 +45,9 @@ class ModelRun:
         Wall time of ``predict`` on the whole test set, in seconds.
     y_pred : ndarray of int64, shape (N_test,)
         Predicted class of every test image.
+    warmup_time : float
+        Seconds spent compiling (or loading) the numba kernels before the timed
+        run, kept out of ``fit_time`` and ``inference_time``.
     """
 
     name: str
@@ -55,6 +58,7 @@ class ModelRun:
     test_loss: float
     inference_time: float
     y_pred: np.ndarray
+    warmup_time: float = 0.0
 
 
 def summarize(run: ModelRun, y_test: np.ndarray, class_names) -> dict:
@@ -77,6 +81,7 @@ def summarize(run: ModelRun, y_test: np.ndarray, class_names) -> dict:
         "parameters": run.parameters,
         "epochs": epochs,
         "fit_time_s": run.fit_time,
+        "warmup_time_s": run.warmup_time,
         "train_samples_per_s": run.train_samples * epochs / run.fit_time,
         "inference_time_s": run.inference_time,
         "inference_samples_per_s": len(y_test) / run.inference_time,
@@ -306,9 +311,12 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
         *(line + "\n" for line in _lead(models)),
         "## Results", "",
         markdown_table(*summary_table(models)), "",
-        "Training time is the wall time of `fit` (including the validation after each epoch); "
+        "Training time is the wall time of `fit`, including the validation after each epoch; "
         "samples/s counts training samples times epochs. Inference is `predict` on the test "
-        f"set in batches of {recipe['inference_batch_size']}.", "",
+        f"set in batches of {recipe['inference_batch_size']}. Neither includes compiling the "
+        "numba kernels, done first on one batch of a throwaway model ("
+        + ", ".join(f"{n.upper()} {s['warmup_time_s']:.1f} s" for n, s in models.items())
+        + ").", "",
         "![accuracy per epoch](accuracy.png)", "",
         "![loss per epoch](loss.png)", "",
         *_ambiguity_section(models),
