@@ -319,6 +319,9 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
         + ").", "",
         "![accuracy per epoch](accuracy.png)", "",
         "![loss per epoch](loss.png)", "",
+        "Training figures are averaged over each epoch while the model is still learning (and "
+        "with dropout on); validation figures are measured at the end of the epoch, without "
+        "dropout. That is why validation can score better than training.", "",
         *_ambiguity_section(models),
         *_pairs_section(models),
         *_per_class_section(models, run["class_names"]),
