@@ -55,7 +55,7 @@ from scratchnet.data.errors import (
     UnknownDatasetError,
 )
 from scratchnet.models import seed_cnn, seed_lstm
-from scratchnet.report import OutputFolderError, environment, staged_folder
+from scratchnet.report import OutputFolderError, environment, staged_folder, threads
 
 # --------------------------------------------------------------------------------------
 # The recipe: the seed experiment's settings, used for both models. Change them here.
@@ -215,6 +215,7 @@ def train_and_test(name, x_train, y_train, x_test, y_test, num_classes, args) ->
 def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     """Load the data, train and test every model, and write the report into ``folder``."""
     started = datetime.now(UTC)
+    env = environment(Path(__file__))  # now: the code revision and machine load of this run
     spec = get_spec(args.dataset)
     x_train, y_train, x_test, y_test = load_data(args)
     print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
@@ -241,7 +242,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
             "warnings": warnings,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "environment": environment(Path(__file__)),
+            "environment": {**env, "threads": threads()},  # threading layer known by now
         },
         "models": {name: summarize(run, y_test, spec.class_names) for name, run in runs.items()},
     }

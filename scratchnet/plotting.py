@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 __all__ = [
     "accuracy_curves",
@@ -41,8 +41,9 @@ def _color(i: int) -> str:
     return MODEL_COLORS[i % len(MODEL_COLORS)]
 
 
-def _curves(histories: Mapping[str, History], key: str, label: str, title: str) -> Figure:
-    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+def _curves(histories: Mapping[str, History], key: str, label: str, title: str,
+            percent: bool = False) -> Figure:
+    fig = Figure(figsize=(8.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     for i, (name, h) in enumerate(histories.items()):
         for k, style, what in ((f"val_{key}", "-", "validation"), (key, "--", "training")):
@@ -61,8 +62,11 @@ def _curves(histories: Mapping[str, History], key: str, label: str, title: str) 
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)
     ax.set_title(title)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=9)
+    # Outside the axes: curves of any shape stay fully visible.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, borderaxespad=0.0)
     return fig
 
 
@@ -76,7 +80,7 @@ def accuracy_curves(histories: Mapping[str, History]) -> Figure:
         (``History.history`` from ``fit``); a missing key is skipped.
     """
     return _curves(histories, "accuracy", "accuracy",
-                   "Accuracy per epoch (solid: validation, dashed: training)")
+                   "Accuracy per epoch (solid: validation, dashed: training)", percent=True)
 
 
 def loss_curves(histories: Mapping[str, History]) -> Figure:
@@ -199,7 +203,7 @@ def per_class_accuracy(scores: Mapping[str, np.ndarray], class_names: Sequence[s
     score, not at 0 (bars from a cut-off baseline would exaggerate differences).
     """
     n = len(class_names)
-    fig = Figure(figsize=(float(np.clip(0.28 * n + 2.5, 7.0, 20.0)), 4.8), layout="constrained")
+    fig = Figure(figsize=(float(np.clip(0.28 * n + 2.5, 8.5, 20.0)), 4.8), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(n)
     width = 0.5 / max(len(scores), 1)
@@ -215,15 +219,14 @@ def per_class_accuracy(scores: Mapping[str, np.ndarray], class_names: Sequence[s
     ax.set_xticks(x, labels=list(class_names), fontsize=_tick_fontsize(n) + 1)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(max(0.0, low - 0.05), 1.005)
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.grid(axis="y", alpha=0.3)
     ax.grid(axis="x", alpha=0.12)
     ax.set_xlabel("true class")
     ax.set_ylabel("accuracy on the class (recall)")
-    # Title left and legend right, both above the axes, so neither can hide a point.
-    ax.set_title("Per-class test accuracy", loc="left")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(scores), fontsize=9,
-              frameon=False, borderaxespad=0.2)
+    ax.set_title("Per-class test accuracy")
+    # Outside the axes, so it can hide no point.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, borderaxespad=0.0)
     return fig
 
 

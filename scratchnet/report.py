@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["OutputFolderError", "environment", "markdown_table", "staged_folder", "text_table"]
+__all__ = ["OutputFolderError", "environment", "markdown_table", "staged_folder", "text_table",
+           "threads"]
 
 
 class OutputFolderError(OSError):
@@ -108,7 +109,9 @@ def _blas() -> str:
 
 
 def environment(source: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """Versions, platform, CPU and thread counts, as ``{label: value}`` strings.
+    """Versions, platform, CPU, thread counts and load, as ``{label: value}`` strings.
+
+    Call it when a run starts, so the git revision is that of the code that ran.
 
     Parameters
     ----------
@@ -116,8 +119,6 @@ def environment(source: str | os.PathLike[str] | None = None) -> dict[str, str]:
         A file or folder inside the scratchnet checkout used, to record its git
         revision (omitted when it is not a git checkout).
     """
-    import numba
-
     info = {
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
         "scratchnet": _version("scratchnet"),
@@ -134,6 +135,19 @@ def environment(source: str | os.PathLike[str] | None = None) -> dict[str, str]:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
     })
+    info["threads"] = threads()
+    if hasattr(os, "getloadavg"):
+        # On a shared machine the load says how far the timings can be trusted.
+        info["load average (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    info["executable"] = sys.executable
+    return info
+
+
+def threads() -> str:
+    """CPUs, the threads numba uses (and its threading layer, once one has run) and any
+    thread-count environment variables, as one line."""
+    import numba
+
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     env = {k: os.environ[k] for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                                       "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -142,11 +156,9 @@ def environment(source: str | os.PathLike[str] | None = None) -> dict[str, str]:
         layer = f", {numba.threading_layer()} layer"
     except ValueError:
         layer = ""  # no parallel kernel has run yet, so no layer has been chosen
-    info["threads"] = (f"{os.cpu_count()} logical CPUs, {usable} usable; numba uses "
-                       f"{numba.get_num_threads()} threads{layer}"
-                       + "".join(f"; {k}={v}" for k, v in env.items()))
-    info["executable"] = sys.executable
-    return info
+    return (f"{os.cpu_count()} logical CPUs, {usable} usable; numba uses "
+            f"{numba.get_num_threads()} threads{layer}"
+            + "".join(f"; {k}={v}" for k, v in env.items()))
 
 
 @contextmanager

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
-from matplotlib.text import Text
 
 from scratchnet import plotting
 from scratchnet.data import get_spec
@@ -74,7 +73,7 @@ def test_small_confusion_matrix_labels_each_cell_with_its_percentage():
     assert texts == {"90.0", "10.0", "100.0"}  # the empty cell stays blank
 
 
-def test_per_class_accuracy_ticks_do_not_overlap_and_legend_stays_off_the_points():
+def test_per_class_accuracy_ticks_do_not_overlap_and_the_legend_stays_off_the_points():
     rng = np.random.default_rng(2)
     scores = {"CNN": rng.uniform(0.3, 1, len(BYCLASS)), "LSTM": rng.uniform(0.3, 1, len(BYCLASS))}
     fig = plotting.per_class_accuracy(scores, BYCLASS)
@@ -82,10 +81,9 @@ def test_per_class_accuracy_ticks_do_not_overlap_and_legend_stays_off_the_points
     renderer = draw(fig)
     assert_no_overlap(ax.get_xticklabels(), renderer, "class labels")
     legend = ax.get_legend().get_window_extent(renderer)
-    assert legend.y0 >= ax.get_window_extent(renderer).y1 - 1  # above the plotting area
-    (title,) = [t for t in ax.get_children()
-                if isinstance(t, Text) and t.get_text() == "Per-class test accuracy"]
-    assert not title.get_window_extent(renderer).overlaps(legend)
+    assert legend.x0 >= ax.get_window_extent(renderer).x1  # beside the plotting area
+    assert legend.x1 <= fig.bbox.x1 + 1  # and not cut off
+    assert not ax.title.get_window_extent(renderer).overlaps(legend)
 
 
 def test_confused_examples_label_each_row_with_true_and_predicted_characters():

@@ -43,6 +43,7 @@ def test_environment_names_versions_cpu_and_threads(tmp_path):
                 "threads"):
         assert info[key], key
     assert "numba uses" in info["threads"] and "logical CPUs" in info["threads"]
+    assert len(info["load average (1, 5, 15 min)"].split(", ")) == 3
     # Outside a git checkout the revision is simply left out.
     assert "git" not in environment(tmp_path)["scratchnet"]
 
