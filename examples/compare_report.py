@@ -21,6 +21,9 @@ from scratchnet.report import markdown_table, text_table
 TOP_PAIRS = 10        # most-confused pairs listed (and their share of all errors)
 EXAMPLE_PAIRS = 8     # pairs shown as image grids
 EXAMPLES_PER_PAIR = 8
+#: How each model sees a 28x28 character, for the report's first paragraph.
+INPUT_VIEW = {"cnn": "sees each character as a 28x28 image",
+              "lstm": "reads each one as a sequence of 28 rows of 28 pixels, one row per step"}
 
 
 @dataclass
@@ -302,12 +305,15 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
     for w in run["warnings"]:
         out += [f"> **Warning:** {w}", ""]
     recipe = run["recipe"]
+    who = "Each model was" if len(models) > 1 else f"The {names} was"
+    views = "; ".join(f"the {n.upper()} {INPUT_VIEW[n]}" for n in models if n in INPUT_VIEW)
     out += [
-        f"Each model was trained with scratchnet on the same {sizes['train']:,} images of "
+        f"{who} trained with scratchnet on {'the same ' if len(models) > 1 else ''}"
+        f"{sizes['train']:,} images of "
         f"`{run['train_split']}` ({sizes['validation']:,} more, the last "
         f"{recipe['validation_split']:.0%}, held out for validation) and tested on the "
-        f"{sizes['test']:,} images of `{run['test_split']}`. The CNN sees each character as "
-        "a 28x28 image; the LSTM reads it as a sequence of 28 rows.", "",
+        f"{sizes['test']:,} images of `{run['test_split']}`. "
+        + (views[0].upper() + views[1:] + "." if views else ""), "",
         *(line + "\n" for line in _lead(models)),
         "## Results", "",
         markdown_table(*summary_table(models)), "",
