@@ -178,12 +178,15 @@ def write_figures(folder: Path, runs: dict[str, ModelRun], models: dict, x_test:
                 f"{name.upper()}: confusion matrix, normalised per true class "
                 f"(test accuracy {_pct(s['test_accuracy'])})"))
         pairs = metrics.most_confused_pairs(cm, EXAMPLE_PAIRS)
+        # summarize listed the same pairs first, with their look-alike group if any.
+        notes = ["(look-alikes)" if p["look_alike_group"] else ""
+                 for p in s["most_confused"][:len(pairs)]]
         figures[f"confused_examples_{name}.png"] = (
             f"{name.upper()}: test images of its most-confused pairs",
             plotting.confused_examples(
                 x_test, y_test, run.y_pred, pairs, class_names,
                 f"{name.upper()}: the {len(pairs)} most frequent mistakes, with test images",
-                per_pair=EXAMPLES_PER_PAIR))
+                per_pair=EXAMPLES_PER_PAIR, notes=notes))
     for file, (_, fig) in figures.items():
         plotting.save_figure(fig, folder / file)
     return {file: what for file, (what, _) in figures.items()}

@@ -148,7 +148,8 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: s
 
 def confused_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                       pairs: Sequence[tuple[int, int, int]], class_names: Sequence[str],
-                      title: str, per_pair: int = 8) -> Figure:
+                      title: str, per_pair: int = 8,
+                      notes: Sequence[str] | None = None) -> Figure:
     """Example images of the most-confused pairs: one row per (true, predicted) pair.
 
     Parameters
@@ -162,6 +163,9 @@ def confused_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
     title : str
     per_pair : int
         Images per row at most; the first ones in data order, so a run is repeatable.
+    notes : sequence of str, optional
+        One per pair, shown under its row label (e.g. that the two are written alike);
+        empty strings add nothing.
     """
     images, y_true, y_pred = np.asarray(images), np.asarray(y_true), np.asarray(y_pred)
     if images.ndim != 3 or not len(images) == len(y_true) == len(y_pred):
@@ -179,13 +183,16 @@ def confused_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
     if not pairs:
         axes[0, 0].set_ylabel("no errors", rotation=0, ha="right", va="center")
         return fig
-    for row, (t, p, count) in enumerate(pairs):
+    notes = list(notes) if notes is not None else [""] * len(pairs)
+    if len(notes) != len(pairs):
+        raise ValueError(f"{len(notes)} notes for {len(pairs)} pairs")
+    for row, ((t, p, count), note) in enumerate(zip(pairs, notes, strict=True)):
         (idx,) = np.nonzero((y_true == t) & (y_pred == p))
         for col, i in enumerate(idx[:per_pair]):
             axes[row, col].imshow(images[i], cmap="gray_r", interpolation="nearest")
-        axes[row, 0].set_ylabel(f"true {class_names[t]}\npred {class_names[p]}\n{count} times",
-                                rotation=0, ha="right", va="center", fontsize=10,
-                                labelpad=8)
+        label = f"true {class_names[t]}\npred {class_names[p]}\n{count} times"
+        axes[row, 0].set_ylabel(label + (f"\n{note}" if note else ""), rotation=0, ha="right",
+                                va="center", fontsize=10, labelpad=8)
     return fig
 
 

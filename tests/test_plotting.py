@@ -92,9 +92,9 @@ def test_confused_examples_label_each_row_with_true_and_predicted_characters():
     y_true = np.array([0] * 10 + [1] * 10)
     y_pred = np.array([1] * 3 + [0] * 7 + [0] * 2 + [1] * 8)
     fig = plotting.confused_examples(images, y_true, y_pred, [(0, 1, 3), (1, 0, 2)], ["O", "0"],
-                                     "mistakes", per_pair=4)
+                                     "mistakes", per_pair=4, notes=["(look-alikes)", ""])
     axes = np.array(fig.axes).reshape(2, 4)
-    assert axes[0, 0].get_ylabel() == "true O\npred 0\n3 times"
+    assert axes[0, 0].get_ylabel() == "true O\npred 0\n3 times\n(look-alikes)"
     assert axes[1, 0].get_ylabel() == "true 0\npred O\n2 times"
     # Only as many images as there are mistakes of that kind.
     assert [len(ax.images) for ax in axes[0]] == [1, 1, 1, 0]
