@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from scratchnet.data import get_spec, locate
+from scratchnet.data import get_spec, locate, parse_split
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "examples/compare.py"  # relative to ROOT, as a user types it
@@ -203,6 +203,30 @@ def test_quick_run_on_the_bymerge_split_merges_the_look_alike_groups(tmp_path):
     assert models["cnn"]["test_accuracy"] > 4 * chance
     assert models["lstm"]["test_accuracy"] > 2 * chance
     assert "{0, O}, {1, I, L}" in report
+
+
+# The issue-4 targets: the seed recipe (10 epochs) must match Keras / PyTorch on the same data.
+FULL_RUNS = [
+    ("mnist", "train", "test", {"cnn": 0.990, "lstm": 0.982}),
+    ("emnist-bymerge", "test[:96323]", "test[96323:]", {"cnn": 0.885, "lstm": 0.868}),
+]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("name, train_split, test_split, targets", FULL_RUNS,
+                         ids=[r[0] for r in FULL_RUNS])
+def test_full_recipe_reaches_the_frameworks_accuracy(tmp_path, name, train_split, test_split,
+                                                     targets):
+    data_dir = real_data(name, parse_split(train_split).base, parse_split(test_split).base)
+    out = tmp_path / "full"
+    result = run_compare("--dataset", name, "--train-split", train_split, "--test-split",
+                         test_split, "--out", out, data_dir=data_dir, timeout=None)
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = json.loads((out / "results.json").read_text())["models"]
+    check_table_matches_json(terminal_rows(result.stdout), models)
+    for model, target in targets.items():
+        assert models[model]["test_accuracy"] >= target, (model, models[model]["test_accuracy"])
 
 
 @pytest.mark.realdata
