@@ -143,6 +143,14 @@ TITLES = {
 }
 
 
+def _write(args, report: dict, markdown: list[str]) -> None:
+    for path, content in ((args.json, json.dumps(report, indent=1, default=str)),
+                          (args.markdown, "\n".join(markdown) + "\n")):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(content)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     # Pin threads before NumPy (imported by common's helpers and everything after).
@@ -200,12 +208,9 @@ def main(argv=None) -> dict:
                  f"{result['loadavg_after'][0]:.2f}; took {result['section_s']:.0f} s_\n\n{text}")
         print(block, flush=True)
         markdown.append(block)
+        _write(args, report, markdown)  # after every section, so a stopped run keeps its part
     report["loadavg_end"] = common.loadavg()
-    for path, content in ((args.json, json.dumps(report, indent=1, default=str)),
-                          (args.markdown, "\n".join(markdown) + "\n")):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(content)
+    _write(args, report, markdown)
     print(f"\nload average at end: {report['loadavg_end']}; JSON: {args.json}; "
           f"Markdown: {args.markdown}")
     return report
