@@ -48,8 +48,9 @@ def epochs(kinds=("cnn", "lstm"), sizes=(2048, 4096, 8192, 16384), repeats: int 
         model = bench_models.build_scratchnet(kind)
         model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
         times = {n: [] for n in sizes}
-        for _ in range(repeats):
-            for n in sizes:
+        for r in range(repeats):
+            k = r % len(sizes)  # rotate the order, so no size always runs first or last
+            for n in (*sizes[k:], *sizes[:k]):
                 start = time.perf_counter()
                 model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
                 times[n].append(time.perf_counter() - start)
