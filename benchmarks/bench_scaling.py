@@ -3,7 +3,8 @@ against batch size.
 
 Dataset size (``epochs()``): ``model.fit(x[:n], y[:n], batch_size=128, epochs=1)`` for
 each size n, in this process, after a warm-up fit; sizes are interleaved within each
-repeat so load changes hit all sizes alike; median per size. An epoch should cost a
+repeat, in an order rotated between repeats, so load changes hit all sizes alike;
+median per size. An epoch should cost a
 fixed time per sample, so the table gives µs/sample per size, and the linearity figures
 are a least-squares line ``t = a + b n`` (R² near 1 and a small intercept ``a`` mean
 linear) and the largest size's time per sample over the smallest's (1.0 = linear).
