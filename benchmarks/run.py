@@ -176,7 +176,7 @@ def main(argv=None) -> dict:
     report["threads"]["omp_wait_policy_origin"] = (
         "--omp-wait-policy" if args.omp_wait_policy
         else "environment" if wait_policy_before is not None
-        else "scratchnet's default (set when it is imported)" if os.environ.get("OMP_WAIT_POLICY")
+        else "scratchnet's default, set on import" if os.environ.get("OMP_WAIT_POLICY")
         else "unset")
     if torch_module is not None:
         report["machine"]["torch"] = torch_module.__version__
