@@ -10,6 +10,8 @@ Sections (``--sections``, comma-separated; default all):
 - ``jit``: each kernel's JIT compile time, cold (empty numba cache) and warm;
 - ``e2e``: training / inference samples/s and peak memory of the seed CNN and LSTM,
   side by side with PyTorch when torch is installed;
+- ``profile``: each layer's share of a training step beside its GEMMs alone
+  (``bench_profile.py``);
 - ``epochs``: training time per epoch against dataset size (linearity);
 - ``batches``: samples/s and peak memory against batch size, 32 to 1024;
 - ``startup``: ``import scratchnet`` time, time to the first trained batch (cold / warm);
@@ -32,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("kernels", "jit", "e2e", "epochs", "batches", "startup", "data")
+SECTIONS = ("kernels", "jit", "e2e", "profile", "epochs", "batches", "startup", "data")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # Settings per section: (full run, --quick run).
@@ -43,6 +45,7 @@ SETTINGS = {
              "memory_repeats": 3},
             {"repeats": 3, "train_steps": 3, "infer_steps": 1, "warmup": 1,
              "memory_repeats": 1}),
+    "profile": ({"repeats": 30}, {"repeats": 5}),
     "epochs": ({"sizes": (2048, 4096, 8192, 16384), "repeats": 3},
                {"sizes": (256, 512, 1024), "repeats": 1}),
     "batches": ({"sizes": (32, 64, 128, 256, 512, 1024), "samples_per_run": 2048, "repeats": 5},
@@ -112,6 +115,10 @@ def run_section(name: str, args, torch_module) -> tuple[dict, str]:
             result["note"] = ("PyTorch comparison skipped: torch is not installed "
                               "(pip install torch==2.13.0)")
         return result, bench_models.to_markdown(result)
+    if name == "profile":
+        import bench_profile
+        results = bench_profile.run(models=args.models, repeats=s["repeats"])
+        return {"models": results}, "\n\n".join(bench_profile.table(r) for r in results)
     if name == "epochs":
         import bench_scaling
         result = bench_scaling.epochs(kinds=args.models, source=args.data, **s)
@@ -136,6 +143,7 @@ TITLES = {
     "kernels": "Kernel micro-benchmarks (numba vs NumPy reference, per call)",
     "jit": "JIT compile time per kernel (fresh interpreter, tiny shapes)",
     "e2e": "End-to-end throughput and peak memory",
+    "profile": "Where a training step's time goes (bench_profile.py)",
     "epochs": "Scaling: epoch time against dataset size",
     "batches": "Scaling: samples/s and peak memory against batch size",
     "startup": "Cost of starting",
