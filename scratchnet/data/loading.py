@@ -69,17 +69,27 @@ def download_dataset(
     missing = [f for f in spec.files(splits) if find_file(spec, f, root) is None]
     if not missing:
         return []
-    target = ensure_writable_dir(root / spec.subdir)
-    if spec.mirrors:
-        return [
-            download_file(spec.source_urls(f), target / f.name, f.sha256, options)
-            for f in missing
-        ]
-    if spec.archive is not None:
-        prefix = spec.archive.member_prefix
-        members = {prefix + f.name: (target / f.name, f.sha256) for f in missing}
-        return extract_zip_members(spec.archive.urls, members, options)
-    raise DownloadError(f"{spec.name} has no download source; copy its files in by hand")
+    target = root / spec.subdir
+    # Folders this call creates; a failed download removes them again if still empty,
+    # so an offline attempt leaves no trace.
+    created = [p for p in (target, *target.parents) if not p.exists()]
+    ensure_writable_dir(target)
+    try:
+        if spec.mirrors:
+            return [
+                download_file(spec.source_urls(f), target / f.name, f.sha256, options)
+                for f in missing
+            ]
+        if spec.archive is not None:
+            prefix = spec.archive.member_prefix
+            members = {prefix + f.name: (target / f.name, f.sha256) for f in missing}
+            return extract_zip_members(spec.archive.urls, members, options)
+        raise DownloadError(f"{spec.name} has no download source; copy its files in by hand")
+    except BaseException:
+        for folder in created:  # deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
 
 
 def _verify(spec: DatasetSpec, file: FileSpec, path: Path) -> None:
