@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchnet.kernels.adam import adam_update, adam_update_reference
+from scratchnet.kernels import adam as adam_kernels
+from scratchnet.kernels.adam import adam_update_reference
 from scratchnet.optimizers import SGD, Adam, get_optimizer
 
 
@@ -58,16 +59,17 @@ def test_state_and_params_keep_float32(opt):
     assert all(s.dtype == np.float32 for s in opt._slots.values())
 
 
+@pytest.mark.parametrize("kernel", ["adam_update", "adam_update_serial"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(size=st.integers(1, 3000), t=st.integers(1, 50), seed=st.integers(0, 2**16))
-def test_adam_kernel_matches_reference(dtype, size, t, seed):
+def test_adam_kernel_matches_reference(kernel, dtype, size, t, seed):
     rng = np.random.default_rng(seed)
     p, g = (rng.standard_normal(size).astype(dtype) for _ in range(2))
     m = (rng.standard_normal(size) * 0.1).astype(dtype)
     v = (rng.random(size) * 0.1).astype(dtype)
     alpha = 1e-3 * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
     ref = [a.copy() for a in (p, m, v)]
-    adam_update(p, g, m, v, alpha, 0.9, 0.999, 1e-7)
+    getattr(adam_kernels, kernel)(p, g, m, v, alpha, 0.9, 0.999, 1e-7)
     adam_update_reference(*ref[:1], g, *ref[1:], alpha, 0.9, 0.999, 1e-7)
     tol = 1e-6 if dtype == np.float32 else 1e-14
     for got, want in zip((p, m, v), ref, strict=True):

@@ -6,6 +6,8 @@
 
 The bias corrections are folded into the scalar ``alpha`` by the caller, so the
 kernel is one fused pass over memory instead of the six of a NumPy expression.
+Parameters below ``PARALLEL_MIN_ELEMENTS`` (biases, small kernels) use the serial twin:
+waking the thread pool would cost more than their whole update.
 """
 
 import numpy as np
@@ -20,15 +22,31 @@ def adam_update_reference(p, g, m, v, alpha, beta1, beta2, eps):
     p -= dt(alpha) * m / (np.sqrt(v) + dt(eps))
 
 
-@njit(cache=True, parallel=True)
-def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
-    """numba kernel over flat (1-D) arrays; every element is independent."""
-    dt = p.dtype.type
-    a, b1, b2, e = dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps)
-    for i in prange(p.size):
+PARALLEL_MIN_ELEMENTS = 1 << 15
+CHUNKS = 64
+
+
+@njit(cache=True)
+def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
+    for i in range(p.size * k // CHUNKS, p.size * (k + 1) // CHUNKS):
         gi = g[i]
         mi = m[i] + (gi - m[i]) * b1
         vi = v[i] + (gi * gi - v[i]) * b2
         m[i] = mi
         v[i] = vi
         p[i] -= a * mi / (np.sqrt(vi) + e)
+
+
+@njit(cache=True, parallel=True)
+def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
+    """numba kernel over flat (1-D) arrays, parallel over chunks; elements are independent."""
+    dt = p.dtype.type
+    for k in prange(CHUNKS):
+        _adam_chunk(p, g, m, v, dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps), k)
+
+
+@njit(cache=True)
+def adam_update_serial(p, g, m, v, alpha, beta1, beta2, eps):
+    dt = p.dtype.type
+    for k in range(CHUNKS):
+        _adam_chunk(p, g, m, v, dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps), k)

@@ -175,8 +175,10 @@ def _tanh(x):
 
 # Batches smaller than this many (N * H) cells run the serial kernels: for them, handing
 # rows to the thread pool costs more than it saves (and, with BLAS threads also waiting
-# for cores, a parallel call can stall for milliseconds).
-PARALLEL_MIN_CELLS = 8192
+# for cores, a parallel call can stall for milliseconds). Measured at the seed shapes
+# (N = 128, H = 128), the serial steps were faster: 2.3 vs 3.4 ms forward and 0.4 vs
+# 2.5 ms backward per sequence; inference batches (N = 1024) still go parallel.
+PARALLEL_MIN_CELLS = 1 << 16
 
 
 @njit(cache=True, error_model="numpy")

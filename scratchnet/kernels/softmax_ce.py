@@ -13,7 +13,7 @@ that is also the maximum is written -r / (1 + r) rather than 1 / (1 + r) - 1.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 def softmax_cross_entropy_reference(logits, labels, grad):
@@ -34,14 +34,18 @@ def softmax_cross_entropy_reference(logits, labels, grad):
     return losses.astype(logits.dtype, copy=False)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def softmax_cross_entropy(logits, labels, grad):
-    """numba kernel, parallel over samples (each row is written by one iteration)."""
+    """numba kernel, one pass per row.
+
+    Serial on purpose: a batch's logits are (N, classes), e.g. 128 x 47, which one core
+    handles in microseconds, less than waking the thread pool would cost.
+    """
     n, c = logits.shape
     losses = np.empty(n, dtype=logits.dtype)
     one = logits.dtype.type(1.0)
     inv_n = one / n
-    for i in prange(n):
+    for i in range(n):
         top = 0
         for j in range(1, c):
             if logits[i, j] > logits[i, top]:

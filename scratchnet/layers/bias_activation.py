@@ -10,31 +10,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratchnet.kernels.bias_act import bias_add, bias_relu, column_sums, relu_bias_backward
+from scratchnet.kernels import bias_act as k
 from scratchnet.layers.activations import ReLU
 
 
 def forward(layer, z: np.ndarray, training: bool) -> np.ndarray:
     """z (P, F), a fresh GEMM output owned by ``layer`` -> activation(z + b), (P, F)."""
-    b = layer.params["b"]
+    b, parallel = layer.params["b"], k.parallel_for(z)
     if layer._activate and isinstance(layer.activation, ReLU):
-        layer._relu_out = bias_relu(z, b)  # in place; y > 0 is the mask backward needs
+        # In place; y > 0 is the mask backward needs.
+        layer._relu_out = (k.bias_relu if parallel else k.bias_relu_serial)(z, b)
         return z
     layer._relu_out = None
-    bias_add(z, b)
+    (k.bias_add if parallel else k.bias_add_serial)(z, b)
     return layer.activation.forward(z, training) if layer._activate else z
 
 
 def backward(layer, dy: np.ndarray) -> np.ndarray:
     """dy = dL/dy (P, F) -> dz = dL/dz (P, F); writes ``layer.grads['b']``."""
-    db = layer.grads["b"]
+    db, parallel = layer.grads["b"], k.parallel_for(dy)
     if layer._relu_out is not None:
         dz = _scratch(layer, dy.shape)
-        relu_bias_backward(dy, layer._relu_out, dz, db)
+        (k.relu_bias_backward if parallel else k.relu_bias_backward_serial)(
+            dy, layer._relu_out, dz, db)
         return dz
     if layer._activate:
         dy = np.ascontiguousarray(layer.activation.backward(dy))
-    column_sums(dy, db)
+    (k.column_sums if parallel else k.column_sums_serial)(dy, db)
     return dy
 
 
