@@ -18,6 +18,7 @@ from .download import DownloadOptions, download_file, extract_zip_members
 from .errors import (
     ChecksumMismatchError,
     DataDirNotWritableError,
+    DataError,
     DatasetNotFoundError,
     DownloadError,
     IDXFormatError,
@@ -46,6 +47,7 @@ from .slicing import parse_split
 __all__ = [
     "ArchiveSpec",
     "ChecksumMismatchError",
+    "DataError",
     "DataDirNotWritableError",
     "DatasetNotFoundError",
     "DatasetSpec",

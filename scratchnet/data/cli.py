@@ -10,30 +10,12 @@ import numpy as np
 
 from .checksums import verify_file
 from .download import DownloadOptions
-from .errors import (
-    ChecksumMismatchError,
-    DataDirNotWritableError,
-    DatasetNotFoundError,
-    DownloadError,
-    IDXFormatError,
-    SplitError,
-    UnknownDatasetError,
-)
+from .errors import ChecksumMismatchError, DataDirNotWritableError, DataError, DownloadError
 from .loading import download_dataset, load
 from .locating import locate, missing_message
 from .paths import resolve_data_dir
 from .registry import dataset_names, get_spec
 from .render import save_grid
-
-_USER_ERRORS = (
-    ChecksumMismatchError,
-    DataDirNotWritableError,
-    DatasetNotFoundError,
-    DownloadError,
-    IDXFormatError,
-    SplitError,
-    UnknownDatasetError,
-)
 
 
 def _file_state(path, official_sha: str | None, verify: bool) -> str:
@@ -151,6 +133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except _USER_ERRORS as exc:
+    except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

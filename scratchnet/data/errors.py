@@ -8,11 +8,15 @@ exactly what they expect and the message can say how to fix it.
 from __future__ import annotations
 
 
-class IDXFormatError(ValueError):
+class DataError(Exception):
+    """Base of every error below: ``except DataError`` catches any data-layer failure."""
+
+
+class IDXFormatError(DataError, ValueError):
     """A file is not valid IDX: bad magic, unknown type code, wrong payload size, bad gzip."""
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(DataError, KeyError):
     """The dataset name is not in the registry."""
 
     def __str__(self) -> str:
@@ -20,21 +24,21 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class SplitError(ValueError):
+class SplitError(DataError, ValueError):
     """A split string is malformed, names an unknown split, or selects nothing valid."""
 
 
-class ChecksumMismatchError(ValueError):
+class ChecksumMismatchError(DataError, ValueError):
     """A file's SHA-256 differs from the official value."""
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(DataError, FileNotFoundError):
     """The files of a dataset split are not available locally and could not be downloaded."""
 
 
-class DownloadError(OSError):
+class DownloadError(DataError, OSError):
     """A download failed on every URL and retry (offline, HTTP error, timeout, bad checksum)."""
 
 
-class DataDirNotWritableError(PermissionError):
+class DataDirNotWritableError(DataError, PermissionError):
     """The folder that downloads would go to cannot be created or written."""

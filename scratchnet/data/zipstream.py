@@ -142,15 +142,21 @@ class ZipStream:
         decompressed to find where it ends.
         """
         if member.method == _STORED or not member.has_descriptor:
-            left = member.compressed_size
-            while left:
-                chunk = self._read_some(min(left, _CHUNK))
-                if not chunk:
-                    raise DownloadError(f"zip archive ends inside member {member.name}")
-                left -= len(chunk)
+            for _chunk in self._raw_chunks(member):
+                pass
         else:
             self._inflate(member, lambda _data: None)
             self._read_descriptor(member)
+
+    def _raw_chunks(self, member: ZipMember):
+        """Yield the member's ``compressed_size`` stored bytes as they arrive."""
+        left = member.compressed_size
+        while left:
+            chunk = self._read_some(min(left, _CHUNK))
+            if not chunk:
+                raise DownloadError(f"zip archive ends inside member {member.name}")
+            left -= len(chunk)
+            yield chunk
 
     def _read_descriptor(self, member: ZipMember) -> None:
         head = self._read_exact(4, "a zip data descriptor")
@@ -172,12 +178,7 @@ class ZipStream:
                 sink(data)
 
         if member.method == _STORED:
-            left = member.compressed_size
-            while left:
-                chunk = self._read_some(min(left, _CHUNK))
-                if not chunk:
-                    raise DownloadError(f"zip archive ends inside member {member.name}")
-                left -= len(chunk)
+            for chunk in self._raw_chunks(member):
                 emit(chunk)
             return crc, size
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as zip stores it
