@@ -204,6 +204,8 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
     layer(np.zeros((2, 5, 5, 1)))
     with pytest.raises(ValueError, match=r"c: expected an upstream gradient of shape \(2, 3, 3, 4"):
         layer.backprop(np.zeros((2, 3, 3, 5)))
+    with pytest.raises(TypeError, match="c: expected a float64 upstream gradient"):
+        layer.backprop(np.zeros((2, 3, 3, 4), np.float32))  # never silently cast
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -211,5 +211,7 @@ def test_bad_call_inputs():
     with pytest.raises(ValueError, match="my_lstm"):
         LSTM(4, name="my_lstm")(np.zeros((2, 3)))  # first call builds from a rank-2 input
     layer(np.zeros((2, 5, 3)))
-    with pytest.raises(ValueError, match="my_lstm: expected upstream gradient"):
+    with pytest.raises(ValueError, match="my_lstm: expected an upstream gradient"):
         layer.backprop(np.zeros((2, 5, 4)))  # sequence gradient for a last-step output
+    with pytest.raises(TypeError, match="my_lstm: expected a float64 upstream gradient"):
+        layer.backprop(np.zeros((2, 4), np.float32))  # never silently cast

@@ -161,3 +161,5 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
     layer(np.zeros((2, 4, 4, 1)))
     with pytest.raises(ValueError, match=r"p: expected an upstream gradient of shape \(2, 2, 2, 1"):
         layer.backprop(np.zeros((3, 2, 2, 1)))
+    with pytest.raises(TypeError, match="p: expected a float64 upstream gradient"):
+        layer.backprop(np.zeros((2, 2, 2, 1), np.float32))  # never silently cast

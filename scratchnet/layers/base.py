@@ -150,6 +150,23 @@ class Layer:
                 f"convert it explicitly, e.g. x.astype(np.{self.dtype})"
             )
 
+    def check_upstream(self, dy, expected: tuple[int, ...] | None) -> np.ndarray:
+        """``dy`` as a C-contiguous array, or a clear error if it does not fit the last forward.
+
+        ``expected`` is the last forward's output shape (None before any forward). Layers
+        whose numba kernels index without bounds checks call this, so a wrong shape never
+        reaches them; a wrong dtype is refused rather than silently cast.
+        """
+        if expected is None:
+            raise RuntimeError(f"{self.name}: backward called before any forward pass")
+        if getattr(dy, "shape", None) != tuple(expected):
+            raise ValueError(f"{self.name}: expected an upstream gradient of shape {expected} "
+                             f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")
+        if dy.dtype != self.dtype:
+            raise TypeError(f"{self.name}: expected a {self.dtype} upstream gradient, "
+                            f"got {dy.dtype}")
+        return np.ascontiguousarray(dy)
+
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 

@@ -49,20 +49,6 @@ def check_padding(layer: Layer, padding) -> str:
     return p
 
 
-def check_upstream(layer: Layer, dy, expected: tuple[int, ...]) -> np.ndarray:
-    """dy as a C-contiguous array of the layer's dtype, or a clear error if its shape is wrong.
-
-    Checked because the numba kernels index without bounds checks: a wrong shape must
-    never reach them.
-    """
-    if expected is None:
-        raise RuntimeError(f"{layer.name}: backward called before any forward pass")
-    if getattr(dy, "shape", None) != expected:
-        raise ValueError(f"{layer.name}: expected an upstream gradient of shape {expected} "
-                         f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")
-    return np.ascontiguousarray(dy, dtype=layer.dtype)
-
-
 def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], padding: str,
                       what: str) -> tuple[int, int, int]:
     """Validate an (H, W, C) sample shape against a (kh, kw) window; return (H, W, C)."""
@@ -162,7 +148,7 @@ class Conv2D(Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         N, F, cols = self._n, self.filters, self._cols
         expected = None if N is None else (N, self._Ho, self._Wo, F)
-        dY = check_upstream(self, dy, expected).reshape(-1, F)  # (P, F)
+        dY = self.check_upstream(dy, expected).reshape(-1, F)  # (P, F)
         dY = bias_activation.backward(self, dY)  # through act; db sums every position
         np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
         if not self.need_input_grad:

@@ -164,12 +164,8 @@ class LSTM(Layer):
         Fills ``grads['W']`` (D, 4H), ``grads['U']`` (H, 4H), ``grads['b']`` (4H,).
         """
         n, (t, d), h = self._batch, self.input_shape, self.units
-        expected = (n, t, h) if self.return_sequences else (n, h)
-        if dy.shape != expected or dy.dtype != self.dtype:
-            raise ValueError(
-                f"{self.name}: expected upstream gradient {expected} {self.dtype}, "
-                f"got {dy.shape} {dy.dtype}"
-            )
+        expected = None if n is None else (n, t, h) if self.return_sequences else (n, h)
+        dy = self.check_upstream(dy, expected)
         W, U = self.params["W"], self.params["U"]
         dz, dh, dc, dc_prev = self._dz, self._dh, self._dc, self._dc_prev
         parallel = n * h >= PARALLEL_MIN_CELLS

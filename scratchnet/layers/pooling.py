@@ -23,7 +23,6 @@ from scratchnet.layers.base import Layer, int_pair
 from scratchnet.layers.conv2d import (
     check_image_shape,
     check_padding,
-    check_upstream,
     conv_output_size,
 )
 
@@ -75,6 +74,6 @@ class MaxPool2D(Layer):
         if not self.need_input_grad:
             return None  # a parameter-free layer first in a model has nothing to compute
         expected = None if self._argmax is None else self._argmax.shape
-        dy = check_upstream(self, dy, expected)  # the kernel trusts argmax and dy to match
+        dy = self.check_upstream(dy, expected)  # the kernel trusts argmax and dy to match
         dx = np.empty((dy.shape[0], *self.input_shape), dtype=self.dtype)
         return maxpool_backward(dy, self._argmax, dx)
