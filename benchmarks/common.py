@@ -65,6 +65,9 @@ def pin_threads(threads: int, wait_policy: str | None = None,
         os.environ["OMP_WAIT_POLICY"] = wait_policy
     if threading_layer:
         os.environ["NUMBA_THREADING_LAYER"] = threading_layer
+    # scratchnet's import sets its pool defaults (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT)
+    # unless set already; importing it here, before NumPy, lets OpenBLAS see them.
+    import scratchnet  # noqa: F401
     return notes
 
 
@@ -116,7 +119,8 @@ def thread_report(torch_module=None) -> dict:
     start_numba_threads()
     report = {
         "env": {var: os.environ.get(var) for var in
-                (*THREAD_VARS, "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")},
+                (*THREAD_VARS, "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT",
+                 "NUMBA_THREADING_LAYER")},
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY") or "unset (runtime default)",
         "numba_threads": numba.get_num_threads(),
         "numba_threading_layer": numba.threading_layer(),
