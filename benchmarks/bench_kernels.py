@@ -124,6 +124,11 @@ def seed_cases(tiny: bool = False) -> list[Case]:
             return lambda: (dy.copy(), y.copy(), np.empty((p, f), F32), np.empty(f, F32))
         return lambda: (z.copy(), b.copy())
 
+    def weight_grads_args(p, k, f):  # relu_weight_grads(dy, y, cols, dW, db), a first conv
+        dy, y, cols = randn(p, f), np.maximum(randn(p, f), 0), randn(p, k)
+        return lambda: (dy.copy(), y.copy(), cols.copy(), np.empty((k, f), F32),
+                        np.empty(f, F32))
+
     def sums_args(p, f):
         a = randn(p, f)
         return lambda: (a.copy(), np.empty(f, F32))
@@ -144,6 +149,8 @@ def seed_cases(tiny: bool = False) -> list[Case]:
              rows_args(conv2_rows, 64, grad=True)),
         Case("relu_bias_backward", "dense1", f"({n},128) -> dz, db (128,)",
              rows_args(n, 128, grad=True)),
+        Case("relu_weight_grads", "conv1", f"({conv1_rows},32), cols ({conv1_rows},9) -> "
+             "dW (9,32), db (32,)", weight_grads_args(conv1_rows, 9, 32)),
         Case("column_sums", "dense2", f"({n},{classes}) -> ({classes},)", sums_args(n, classes)),
         Case("maxpool_forward", "pool1", f"({n},26,26,32) -> ({n},13,13,32)",
              pool_fwd_args(26, 32)),

@@ -63,14 +63,19 @@ def test_gradients_match_finite_differences(cfg, seed):
     assert max(errors.values()) <= BOUND, errors
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
 def test_first_layer_skips_dx_but_gets_dw_db_right(cfg, seed):
+    """With ReLU this is the fused small-K backward (kernels.small_k); without, the GEMM."""
     shape, kwargs = cfg
-    kwargs["activation"] = None
     layer = Conv2D(**kwargs)
     layer.need_input_grad = False
-    x = np.random.default_rng(seed).standard_normal(shape)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    layer.build(shape[1:], np.float64, rng)
+    layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+    if kwargs["activation"] == "relu":
+        assume(np.min(np.abs(layer(x, apply_activation=False))) > 1e-3)  # off the kink
     errors = check_layer(layer, x, seed=seed)
     assert set(errors) == {"W", "b"}  # check_layer leaves out 'x' when backprop gives None
     assert max(errors.values()) <= BOUND, errors
@@ -220,3 +225,28 @@ def test_inference_in_chunks_equals_one_pass(dtype):
     assert chunked.dtype == dtype and chunked.shape == whole.shape
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(chunked, whole, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 9, 8, 1), (64, 28, 28, 1), (3, 6, 6, 3)])
+def test_first_layer_fused_backward_equals_the_general_one(dtype, shape):
+    """The small-K path (no dz stored) gives the dW, db the general GEMM path gives."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(8)
+    grads = []
+    for first in (True, False):
+        layer = Conv2D(8, 3, padding="same", activation="relu")
+        layer.build(shape[1:], dtype, np.random.default_rng(0))
+        layer.params["b"][...] = b
+        layer.need_input_grad = not first
+        y = layer(x, training=True)
+        dy = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
+        layer.backprop(dy)
+        assert (getattr(layer, "_dz", None) is None) == first  # the fused path stores no dz
+        grads.append({k: g.copy() for k, g in layer.grads.items()})
+    for k in ("W", "b"):
+        assert grads[0][k].dtype == dtype
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(grads[0][k], grads[1][k], rtol=tol,
+                                   atol=tol * np.abs(grads[1][k]).max())

@@ -13,6 +13,10 @@ Backward, with dY = dy.reshape(P, F), differentiates that one GEMM::
 
 Padding follows Keras/TensorFlow exactly (see :func:`conv_output_size`), so weights
 and outputs match Keras's Conv2D.
+
+On a first layer with ReLU and a tiny K (K = 9 on grayscale images), the backward
+computes dW and db straight from dy and y, without storing dZ: see
+``scratchnet.kernels.small_k``. Same maths, one pass instead of three.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.initializers import glorot_uniform, zeros
+from scratchnet.kernels import small_k
+from scratchnet.kernels.bias_act import parallel_for
 from scratchnet.kernels.im2col import col2im, im2col
 from scratchnet.layers import bias_activation
 from scratchnet.layers.base import Layer, int_pair, positive_int
@@ -149,6 +155,13 @@ class Conv2D(Layer):
         N, F, cols = self._n, self.filters, self._cols
         expected = None if N is None else (N, self._Ho, self._Wo, F)
         dY = self.check_upstream(dy, expected).reshape(-1, F)  # (P, F)
+        if (self._relu_out is not None and not self.need_input_grad
+                and self._K <= small_k.MAX_K):
+            # dW, db from dy and the ReLU output directly; dz is never stored.
+            kernel = (small_k.relu_weight_grads if parallel_for(dY)
+                      else small_k.relu_weight_grads_serial)
+            kernel(dY, self._relu_out, cols, self.grads["W"].reshape(-1, F), self.grads["b"])
+            return None
         dY = bias_activation.backward(self, dY)  # through act; db sums every position
         np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
         if not self.need_input_grad:
