@@ -56,7 +56,7 @@ def numerical_gradient(f: Callable[[], float], arr: np.ndarray, eps: float = 1e-
     return grad
 
 
-def check_layer(layer, x: np.ndarray, *, training: bool = False, seed: int = 0,
+def check_layer(layer, x: np.ndarray, *, training: bool = True, seed: int = 0,
                 eps: float = 1e-6) -> dict[str, float]:
     """Relative error of ``layer``'s backward pass, for its input and every parameter.
 

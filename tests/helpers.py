@@ -9,7 +9,7 @@ from scratchnet.layers import LSTM, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 GRAD_TOL = 1e-6
 
 
-def assert_gradients(layer, x, training=False, seed=0, tol=GRAD_TOL):
+def assert_gradients(layer, x, training=True, seed=0, tol=GRAD_TOL):
     """Run the float64 gradient check and assert every relative error is within ``tol``."""
     errors = check_layer(layer, x, training=training, seed=seed)
     assert errors, "the check compared nothing"

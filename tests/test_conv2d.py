@@ -225,6 +225,9 @@ def test_inference_in_chunks_equals_one_pass(dtype):
     assert chunked.dtype == dtype and chunked.shape == whole.shape
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(chunked, whole, rtol=tol, atol=tol)
+    layer(x, training=False)
+    with pytest.raises(RuntimeError, match="backward needs a forward pass with training=True"):
+        layer.backprop(np.ones_like(whole))  # chunked inference kept nothing for backward
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

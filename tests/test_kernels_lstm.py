@@ -14,6 +14,9 @@ from scratchnet.kernels.lstm import (
     lstm_forward_step,
     lstm_forward_step_reference,
     lstm_forward_step_serial,
+    lstm_infer_step,
+    lstm_infer_step_reference,
+    lstm_infer_step_serial,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -60,6 +63,25 @@ def test_forward_step_matches_reference(n, hidden, dtype, scale, seed):
     gates = parallel[0]
     sig = np.delete(gates, np.s_[2 * hidden : 3 * hidden], axis=1)
     assert np.all((sig >= 0) & (sig <= 1))
+
+
+@cases
+@settings(max_examples=25, deadline=None)
+def test_infer_step_matches_reference_and_the_training_step(n, hidden, dtype, scale, seed):
+    zx, zh, c_prev = forward_inputs(np.random.default_rng(seed), n, hidden, dtype, scale)
+    z = zx + zh
+    _, c_train, _, h_train = run_forward(lstm_forward_step, zx, z - zx, c_prev)
+    outs = []
+    for fn in (lstm_infer_step, lstm_infer_step_reference, lstm_infer_step_serial):
+        c, h = c_prev.copy(), np.full((n, hidden), np.nan, dtype)
+        fn(z, c, h)
+        outs.append((c, h))
+    for name, k in (("c", 0), ("h", 1)):
+        a, b, c = (o[k] for o in outs)
+        assert a.dtype == dtype and np.all(np.isfinite(a)), name
+        np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
+        np.testing.assert_array_equal(a, c, err_msg=name)  # same row code, same bits
+        np.testing.assert_allclose(a, (c_train, h_train)[k], err_msg=name, **TOL[dtype])
 
 
 @cases

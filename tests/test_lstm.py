@@ -42,7 +42,8 @@ def test_forward_matches_plain_lstm(return_sequences):
         p[...] = rng.standard_normal(p.shape)
     x = rng.standard_normal((2, 4, 3))
     want = plain_lstm(x, *(layer.params[k] for k in "WUb"), return_sequences)
-    np.testing.assert_allclose(layer(x), want, rtol=1e-12, atol=1e-14)
+    for training in (False, True):  # the inference path and the one that keeps caches
+        np.testing.assert_allclose(layer(x, training=training), want, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -100,9 +101,9 @@ def test_no_input_grad_returns_none_and_keeps_weight_grads(return_sequences):
     full = built(3, 4, 3, seed=5, return_sequences=return_sequences)
     first = built(3, 4, 3, seed=5, return_sequences=return_sequences)
     first.need_input_grad = False
-    full(x)
+    full(x, training=True)
     assert full.backprop(dy) is not None
-    first(x)
+    first(x, training=True)
     assert first.backprop(dy) is None
     for k in "WUb":
         np.testing.assert_array_equal(first.grads[k], full.grads[k])
@@ -147,7 +148,7 @@ def test_dtype_is_kept_everywhere(dtype, return_sequences):
         ref.build((5, 2), np.float64)
         for k in "WUb":
             ref.params[k][...] = layer.params[k]
-        y64 = ref(x.astype(np.float64))
+        y64 = ref(x.astype(np.float64), training=True)
         ref.backprop(np.ones_like(y64))
         np.testing.assert_allclose(y, y64, rtol=1e-5, atol=1e-6)
         for k in "WUb":
@@ -158,12 +159,12 @@ def test_buffers_reused_and_outputs_not_aliased():
     rng = np.random.default_rng(8)
     layer = built(3, 4, 2, return_sequences=True)
     x1, x2 = rng.standard_normal((5, 4, 2)), rng.standard_normal((5, 4, 2))
-    y1 = layer(x1)
+    y1 = layer(x1, training=True)
     y1_copy, gates = y1.copy(), layer._gates
-    layer(x2)
+    layer(x2, training=True)
     assert layer._gates is gates  # same batch size: no reallocation
     np.testing.assert_array_equal(y1, y1_copy)  # returned output is not a view of a buffer
-    y3 = layer(x1[:2])  # new batch size: reallocates, still correct
+    y3 = layer(x1[:2], training=True)  # new batch size: reallocates, still correct
     np.testing.assert_allclose(y3, y1[:2], rtol=1e-14)
 
 
@@ -171,7 +172,8 @@ def test_saturating_inputs_stay_finite():
     layer = built(3, 4, 2, dtype=np.float32)
     x = np.full((2, 4, 2), 1e4, np.float32)
     x[1] *= -1
-    y = layer(x)
+    assert np.all(np.isfinite(layer(x)))  # the inference path
+    y = layer(x, training=True)
     dx = layer.backprop(np.ones_like(y))
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
 
@@ -210,8 +212,32 @@ def test_bad_call_inputs():
         layer(np.zeros((2, 5, 3), np.float32))  # built for float64
     with pytest.raises(ValueError, match="my_lstm"):
         LSTM(4, name="my_lstm")(np.zeros((2, 3)))  # first call builds from a rank-2 input
-    layer(np.zeros((2, 5, 3)))
+    layer(np.zeros((2, 5, 3)), training=True)
     with pytest.raises(ValueError, match="my_lstm: expected an upstream gradient"):
         layer.backprop(np.zeros((2, 5, 4)))  # sequence gradient for a last-step output
     with pytest.raises(TypeError, match="my_lstm: expected a float64 upstream gradient"):
         layer.backprop(np.zeros((2, 4), np.float32))  # never silently cast
+    layer(np.zeros((2, 5, 3)))  # inference keeps nothing for backward, and says so
+    with pytest.raises(RuntimeError, match="my_lstm: backward needs a forward pass with "
+                                           "training=True"):
+        layer.backprop(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["parallel", "serial"])
+def test_inference_path_equals_the_training_forward(monkeypatch, dtype, return_sequences,
+                                                    threshold):
+    """One GEMM per step on [x_t, 1, h_{t-1}] gives what x@W + b + h@U (two GEMMs) gives."""
+    import scratchnet.layers.lstm as lstm_module
+
+    monkeypatch.setattr(lstm_module, "PARALLEL_MIN_CELLS", threshold)
+    rng = np.random.default_rng(12)
+    layer = built(16, 6, 5, dtype=dtype, seed=2, return_sequences=return_sequences)
+    layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+    x = rng.standard_normal((40, 6, 5)).astype(dtype)
+    y_infer = layer(x)
+    y_train = layer(x, training=True)
+    assert y_infer.dtype == dtype and y_infer.shape == y_train.shape
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(y_infer, y_train, rtol=tol, atol=tol)

@@ -249,6 +249,51 @@ def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
 
 
 @njit(cache=True, error_model="numpy")
+def _infer_row(n, z, c, h):
+    hidden = c.shape[1]
+    for j in range(hidden):
+        i = _sigmoid(z[n, j])
+        f = _sigmoid(z[n, hidden + j])
+        g = _tanh(z[n, 2 * hidden + j])
+        o = _sigmoid(z[n, 3 * hidden + j])
+        cn = f * c[n, j] + i * g
+        c[n, j] = cn
+        h[n, j] = o * _tanh(cn)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def lstm_infer_step(z, c, h):
+    """One LSTM step for inference: the same maths as :func:`lstm_forward_step`, nothing kept.
+
+    Parameters
+    ----------
+    z : (N, 4H) array
+        The whole pre-activation of this step, ``x_t @ W + b + h_prev @ U``.
+    c : (N, H) array, updated in place
+        The previous cell state in, this step's out.
+    h : (N, H) array, written
+        The new hidden state.
+    """
+    for n in prange(c.shape[0]):
+        _infer_row(n, z, c, h)
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_infer_step_serial(z, c, h):
+    """:func:`lstm_infer_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
+    for n in range(c.shape[0]):
+        _infer_row(n, z, c, h)
+
+
+def lstm_infer_step_reference(z, c, h):
+    """Plain NumPy definition of :func:`lstm_infer_step` (same arguments and outputs)."""
+    hidden = c.shape[1]
+    i, f, o = (_sigmoid_reference(z[:, k * hidden : (k + 1) * hidden]) for k in (0, 1, 3))
+    c[...] = f * c + i * np.tanh(z[:, 2 * hidden : 3 * hidden])
+    h[...] = o * np.tanh(c)
+
+
+@njit(cache=True, error_model="numpy")
 def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     hidden = c_prev.shape[1]
     one = c_prev.dtype.type(1)

@@ -90,6 +90,9 @@ class Layer:
         # False on a model's first layer: its input gradient is never needed.
         self.need_input_grad = True
         self._activate = False  # whether the last forward applied the activation
+        # Set by layers whose inference path keeps nothing for backward (LSTM, Conv2D on
+        # large batches) when the last forward took it.
+        self._inference_pass = False
         self.rng = np.random.default_rng(0)
 
     # -- building ---------------------------------------------------------------------------
@@ -159,6 +162,9 @@ class Layer:
         """
         if expected is None:
             raise RuntimeError(f"{self.name}: backward called before any forward pass")
+        if self._inference_pass:
+            raise RuntimeError(f"{self.name}: backward needs a forward pass with training=True; "
+                               "the last forward was inference, which keeps nothing for it")
         if getattr(dy, "shape", None) != tuple(expected):
             raise ValueError(f"{self.name}: expected an upstream gradient of shape {expected} "
                              f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")

@@ -53,6 +53,8 @@ from scratchnet.kernels.lstm import (
     lstm_backward_step_serial,
     lstm_forward_step,
     lstm_forward_step_serial,
+    lstm_infer_step,
+    lstm_infer_step_serial,
 )
 from scratchnet.layers.base import Layer, positive_int
 
@@ -132,6 +134,9 @@ class LSTM(Layer):
 
     def forward(self, x, training):
         """(N, T, D) -> (N, H), or (N, T, H) with ``return_sequences``."""
+        self._inference_pass = not training
+        if not training:
+            return self._infer(x)
         n, (t, d), h = x.shape[0], self.input_shape, self.units
         self._buffers(n)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
@@ -157,6 +162,32 @@ class LSTM(Layer):
         if self.return_sequences:
             return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
         return hs[t].copy()  # a copy: the buffer is overwritten by the next batch
+
+    def _infer(self, x):
+        """Inference: nothing is kept for backward, so a step is one GEMM and one kernel.
+
+        ``xh = [x_t, 1, h_{t-1}]`` (N, D+1+H) against ``[W; b; U]`` (D+1+H, 4H) gives the
+        whole pre-activation at once; c is updated in place. Nothing of size T*N*4H is
+        written, so at inference batch sizes everything a step touches stays in cache.
+        """
+        n, (t, d), h = x.shape[0], self.input_shape, self.units
+        W, U, b = self.params["W"], self.params["U"], self.params["b"]
+        wbu = np.concatenate([W, b[None, :], U])  # (D+1+H, 4H)
+        xh = np.empty((n, d + 1 + h), self.dtype)
+        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
+        c, hs = np.zeros((n, h), self.dtype), np.empty((n, h), self.dtype)
+        z = np.empty((n, 4 * h), self.dtype)
+        step = lstm_infer_step if n * h >= PARALLEL_MIN_CELLS else lstm_infer_step_serial
+        out = np.empty((n, t, h), self.dtype) if self.return_sequences else None
+        for s in range(t):
+            xh[:, :d] = x[:, s]
+            np.matmul(xh, wbu, out=z)
+            # Into a contiguous h, then copied: a strided output keeps numba from vectorizing.
+            step(z, c, hs)
+            xh[:, d + 1:] = hs
+            if out is not None:
+                out[:, s] = hs
+        return out if out is not None else hs
 
     def backward(self, dy):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed.
