@@ -53,8 +53,9 @@ def seed_cases(tiny: bool = False) -> list[Case]:
     CNN at batch 128: conv1 (128,28,28,1) k3 -> 32, pool (128,26,26,32), conv2
     (128,13,13,32) k3 -> 64, pool (128,11,11,64), dense 1600 -> 128 -> 47 (the bias and
     activation kernels see each layer's output as P rows of F features);
-    LSTM N=128, T=28, D=28, H=128; softmax-CE (128, 47); Adam over 229,807 (CNN) and
-    86,447 (LSTM) parameters.
+    LSTM N=128, T=28, D=28, H=128 (the inference step at N=1024); softmax-CE (128, 47);
+    Adam over 229,807 (CNN) and 86,447 (LSTM) parameters; the first conv's fused weight
+    gradient at (86528, 32).
     """
     n = 2 if tiny else 128
     t_steps = 2 if tiny else 28
@@ -98,6 +99,10 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         return lambda: (zx.copy(), zh.copy(), c_prev.copy(), np.empty((n, 4 * hidden), F32),
                         *(np.empty((n, hidden), F32) for _ in range(3)))
 
+    def lstm_infer_args(batch):  # lstm_infer_step(z, c, h) at the inference batch size
+        z, c = randn(batch, 4 * hidden), randn(batch, hidden)
+        return lambda: (z.copy(), c.copy(), np.empty((batch, hidden), F32))
+
     def lstm_bwd_args():
         z = randn(n, 4 * hidden)
         gates = 1 / (1 + np.exp(-z))
@@ -134,6 +139,7 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         return lambda: (a.copy(), np.empty(f, F32))
 
     conv1_rows, conv2_rows = n * 26 * 26, n * 11 * 11
+    infer_n = 2 if tiny else 1024  # predict's batch size in the e2e section
     lstm_shape = f"zx, zh ({n},{4 * hidden}), c ({n},{hidden}); x{t_steps} steps"
     return [
         Case("im2col", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)", im2col_args(28, 1)),
@@ -161,6 +167,9 @@ def seed_cases(tiny: bool = False) -> list[Case]:
              pool_bwd_args(11, 64)),
         Case("lstm_forward_step", "lstm", lstm_shape, lstm_fwd_args(), calls=t_steps),
         Case("lstm_backward_step", "lstm", lstm_shape, lstm_bwd_args(), calls=t_steps),
+        Case("lstm_infer_step", "lstm (inference)",
+             f"z ({infer_n},{4 * hidden}), c ({infer_n},{hidden}); x{t_steps} steps",
+             lstm_infer_args(infer_n), calls=t_steps),
         Case("softmax_cross_entropy", "loss", f"({n},{classes})", softmax_args()),
         Case("adam_update", "cnn", f"{cnn_params:,} params", adam_args(cnn_params)),
         Case("adam_update", "lstm", f"{lstm_params:,} params", adam_args(lstm_params)),
