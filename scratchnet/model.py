@@ -180,19 +180,27 @@ class Sequential:
     # -- forward and backward -------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """The full forward pass: probabilities when the model ends in a softmax."""
-        self._ensure_built(x)
-        for layer in self.layers:
-            x = layer(x, training=training)
-        return x
+        return self._forward(x, training, logits=False)
 
     def logits(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Forward up to the loss's input: stops before a final softmax that the loss fuses."""
+        return self._forward(x, training, logits=True)
+
+    def _forward(self, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
         self._ensure_built(x)
+        chunk = min((layer.inference_chunk for layer in self.layers if layer.inference_chunk),
+                    default=None)
+        if not training and chunk and len(x) > chunk:
+            # Inference treats every sample on its own, so a large batch can go through
+            # the whole network in pieces: the layers that asked for it stay in cache,
+            # and no layer's output for the whole batch is ever materialised.
+            return np.concatenate([self._forward(x[lo:lo + chunk], training, logits)
+                                   for lo in range(0, len(x), chunk)])
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if i == last and self._fused_softmax == "layer":
+            if logits and i == last and self._fused_softmax == "layer":
                 break
-            fused = i == last and self._fused_softmax == "activation"
+            fused = logits and i == last and self._fused_softmax == "activation"
             x = layer(x, training=training, apply_activation=not fused)
         return x
 

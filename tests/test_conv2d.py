@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import check_layer
-from scratchnet.layers.conv2d import INFERENCE_CHUNK, Conv2D, conv_output_size
+from scratchnet.layers.conv2d import Conv2D, conv_output_size
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
 # HYPOTHESIS_PROFILE=thorough; the slower checks below cap theirs lower.
@@ -211,23 +211,6 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
         layer.backprop(np.zeros((2, 3, 3, 5)))
     with pytest.raises(TypeError, match="c: expected a float64 upstream gradient"):
         layer.backprop(np.zeros((2, 3, 3, 4), np.float32))  # never silently cast
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_inference_in_chunks_equals_one_pass(dtype):
-    n = 2 * INFERENCE_CHUNK + 37  # two full chunks and a ragged one
-    layer = Conv2D(5, 3, padding="same", activation="relu")
-    layer.build((9, 9, 2), dtype, np.random.default_rng(0))
-    layer.params["b"][...] = 0.1
-    x = np.random.default_rng(1).standard_normal((n, 9, 9, 2)).astype(dtype)
-    chunked = layer(x, training=False)
-    whole = layer(x, training=True)  # training never chunks: backward needs one im2col
-    assert chunked.dtype == dtype and chunked.shape == whole.shape
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(chunked, whole, rtol=tol, atol=tol)
-    layer(x, training=False)
-    with pytest.raises(RuntimeError, match="backward needs a forward pass with training=True"):
-        layer.backprop(np.ones_like(whole))  # chunked inference kept nothing for backward
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

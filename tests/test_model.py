@@ -66,3 +66,29 @@ def test_first_layer_skips_its_input_gradient():
     model.build()
     assert model.layers[0].need_input_grad is False
     assert all(layer.need_input_grad for layer in model.layers[1:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inference_runs_in_chunks_and_equals_one_pass(dtype):
+    """A model with a Conv2D runs large inference batches in pieces of its chunk size."""
+    model = mini_cnn(dtype=np.dtype(dtype).name)
+    model.compile("adam")  # the loss fuses the final softmax: logits() stops before it
+    chunk = min(layer.inference_chunk for layer in model.layers if layer.inference_chunk)
+    n = 2 * chunk + 37  # two full chunks and a ragged one
+    x = np.random.default_rng(1).standard_normal((n, 10, 10, 1)).astype(dtype)
+    randomize_biases(model, np.random.default_rng(2))
+    seen = []
+    first = model.layers[0]
+    forward = first.forward
+    first.forward = lambda x, training: seen.append(len(x)) or forward(x, training)
+    chunked = model(x), model.logits(x, training=False)
+    assert seen == [chunk, chunk, 37] * 2
+    for layer in model.layers:  # the same network in one pass
+        layer.inference_chunk = None
+    whole = model(x), model.logits(x, training=False)
+    assert seen[6:] == [n, n]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(chunked, whole, strict=True):
+        assert a.dtype == dtype and a.shape == b.shape == (n, 5)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not np.allclose(chunked[0], chunked[1])  # probabilities, then logits

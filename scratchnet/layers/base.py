@@ -66,6 +66,10 @@ class Layer:
     #: True for layers that apply their own activation, fused with their bias
     #: (Dense, Conv2D: see ``scratchnet.layers.bias_activation``).
     fuses_activation = False
+    #: At inference, the batch size this layer runs fastest at, if large batches hurt it
+    #: (Conv2D: its im2col matrix must stay cache-sized). A model runs inference in
+    #: chunks of the smallest such size through all its layers (see Sequential).
+    inference_chunk: int | None = None
 
     def __init__(self, activation=None, input_shape=None, name=None):
         kind = type(self).__name__.lower()
@@ -90,8 +94,8 @@ class Layer:
         # False on a model's first layer: its input gradient is never needed.
         self.need_input_grad = True
         self._activate = False  # whether the last forward applied the activation
-        # Set by layers whose inference path keeps nothing for backward (LSTM, Conv2D on
-        # large batches) when the last forward took it.
+        # Set by layers whose inference path keeps nothing for backward (LSTM) when the
+        # last forward took it.
         self._inference_pass = False
         self.rng = np.random.default_rng(0)
 
