@@ -236,3 +236,22 @@ def test_first_layer_fused_backward_equals_the_general_one(dtype, shape):
         tol = 1e-4 if dtype == np.float32 else 1e-10
         np.testing.assert_allclose(grads[0][k], grads[1][k], rtol=tol,
                                    atol=tol * np.abs(grads[1][k]).max())
+
+
+@pytest.mark.parametrize("samples_per_chunk", [1, 3])
+def test_backward_in_chunks_equals_one_pass(monkeypatch, samples_per_chunk):
+    """dx from dcols + col2im a few samples at a time, ragged last chunk included."""
+    import scratchnet.layers.conv2d as conv_module
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 6, 5, 3))
+    layer = Conv2D(4, (3, 2), strides=(1, 2), padding="same", activation="relu")
+    layer.build(x.shape[1:], np.float64, rng)
+    y = layer(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    whole = layer.backprop(dy)  # the default chunk holds all 7 samples
+    per_sample = layer._Ho * layer._Wo * layer._K * 8
+    monkeypatch.setattr(conv_module, "BACKWARD_CHUNK_BYTES", samples_per_chunk * per_sample)
+    chunked = layer.backprop(dy)
+    assert layer._dcols.shape[0] == samples_per_chunk * layer._Ho * layer._Wo
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-13)

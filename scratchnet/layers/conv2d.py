@@ -10,6 +10,7 @@ Backward, with dY = dy.reshape(P, F), differentiates that one GEMM::
     dW = cols.T @ dY        (K, F)  -> (kh, kw, C, F)
     db = dY.sum(axis=0)     (F,)
     dX = col2im(dY @ W.T)   (P, K)  -> (N, H, W, C)   skipped on a model's first layer
+                                                       (a few samples at a time)
 
 Padding follows Keras/TensorFlow exactly (see :func:`conv_output_size`), so weights
 and outputs match Keras's Conv2D.
@@ -69,6 +70,13 @@ def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], paddin
     return H, W, C
 
 
+# Size of one chunk of dcols in backward: about the per-core L2 cache. Measured at the
+# seed CNN's second conv (batch 128, 16 samples a chunk): dcols + col2im took 6.2 ms in
+# chunks against 8.2 ms as one (P, K) matrix. (The forward gains nothing from chunking:
+# backward needs the whole im2col matrix, so it is written to memory regardless.)
+BACKWARD_CHUNK_BYTES = 2 << 20
+
+
 class Conv2D(Layer):
     """2-D convolution over (N, H, W, C) inputs, Keras layout and defaults.
 
@@ -100,7 +108,9 @@ class Conv2D(Layer):
         self.kernel_size = int_pair(kernel_size, f"{self.name}: kernel_size")
         self.strides = int_pair(strides, f"{self.name}: strides")
         self.padding = check_padding(self, padding)
-        self._cols = self._dcols = None  # (N*Ho*Wo, K) buffers, reused while N is unchanged
+        # Scratch (rows, K) matrices, reallocated only when their size changes: the im2col
+        # matrix of the batch, and dcols for one backward chunk.
+        self._cols = self._dcols = None
         self._n = None  # batch size of the last forward; None until there is one
 
     def _build(self, input_shape, rng):
@@ -155,8 +165,17 @@ class Conv2D(Layer):
         np.matmul(cols.T, dY, out=self.grads["W"].reshape(-1, F))  # dW = cols^T dY, in place
         if not self.need_input_grad:
             return None  # first layer: the (P, K) GEMM and col2im would be wasted
-        dcols = self._buffer("_dcols", cols.shape[0])
-        np.matmul(dY, self.params["W"].reshape(-1, F).T, out=dcols)  # dcols = dY W^T
+        # dcols = dY W^T, then col2im, a few samples at a time: each chunk of dcols is
+        # scattered while it is still in cache, instead of a (P, K) round trip to memory.
+        rows = self._Ho * self._Wo  # im2col rows per sample
+        step = max(1, BACKWARD_CHUNK_BYTES // (rows * self._K * self.dtype.itemsize))
+        dcols = self._buffer("_dcols", min(step, N) * rows)
+        Wt = self.params["W"].reshape(-1, F).T
         dx = np.empty((N, *self.input_shape), dtype=self.dtype)
-        return col2im(dcols.reshape(N, self._Ho, self._Wo, -1), kh, kw, sh, sw,
-                      self._pad_top, self._pad_left, dx)
+        for lo in range(0, N, step):
+            hi = min(lo + step, N)
+            chunk = dcols[:(hi - lo) * rows]
+            np.matmul(dY[lo * rows:hi * rows], Wt, out=chunk)
+            col2im(chunk.reshape(hi - lo, self._Ho, self._Wo, -1), kh, kw, sh, sw,
+                   self._pad_top, self._pad_left, dx[lo:hi])
+        return dx
