@@ -60,8 +60,9 @@ def check_layer(layer, x: np.ndarray, *, training: bool = True, seed: int = 0,
                 eps: float = 1e-6) -> dict[str, float]:
     """Relative error of ``layer``'s backward pass, for its input and every parameter.
 
-    The layer's RNG is re-seeded before every forward, so a stochastic layer
-    (Dropout) sees the same fixed mask in every evaluation.
+    Forward passes run in training mode by default, as backward needs their caches
+    (a layer's inference path may keep none). The layer's RNG is re-seeded before every
+    forward, so a stochastic layer (Dropout) sees the same fixed mask in every evaluation.
 
     Parameters
     ----------

@@ -99,8 +99,9 @@ class Conv2D(Layer):
 
     fuses_activation = True
     # At inference a model feeds this layer 128 samples at a time, so that its im2col
-    # matrix stays cache-sized (143 MB for the seed CNN's second conv at N = 1024).
-    # Chunking the whole CNN measured 1.6x faster than one pass per layer.
+    # matrix stays cache-sized (143 MB for the seed CNN's second conv at N = 1024). The
+    # seed CNN's predict at batch 1024 measured about 5,800 samples/s with one pass per
+    # layer, 7,800 with only Conv2D chunked and 9,400 with the whole model chunked.
     inference_chunk = 128
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
