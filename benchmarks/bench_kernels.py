@@ -115,7 +115,7 @@ def seed_cases(tiny: bool = False) -> list[Case]:
     def softmax_args():
         logits = 3 * randn(n, classes)
         labels = rng.integers(0, classes, n).astype(np.int64)
-        return lambda: (logits.copy(), labels.copy(), np.empty((n, classes), F32))
+        return lambda: (logits.copy(), labels.copy(), np.empty((n, classes), F32), n)
 
     def adam_args(size):
         p, g, m = randn(size), randn(size), 0.1 * randn(size)

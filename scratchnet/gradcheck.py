@@ -112,16 +112,19 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
                 eps: float = 1e-6) -> dict[str, float]:
     """Relative error of a compiled float64 model's gradients, end to end through its loss.
 
-    Returns ``{'layer/param': err, ...}`` for every trainable array. Every forward
-    re-seeds the model, so dropout masks are the same in each evaluation.
+    Returns ``{'layer/param': err, ...}`` for every trainable array. Every evaluation
+    re-seeds the model, so dropout masks are the same in each; the numerical loss is
+    the one ``compute_gradients`` reports, so a sharded batch is checked as it runs.
 
     Biases start at zero, so when dropout zeroes a whole input row a ReLU sits exactly
     on its kink (z + b = 0), where no finite difference agrees with any derivative.
     Use ``randomize_biases`` first to check away from kinks.
     """
     def loss() -> float:
+        # The very path whose gradients are checked: a batch large enough runs in
+        # shards (scratchnet.parallel), with their own dropout streams.
         model.reseed(seed)
-        return model.loss(model.logits(x, training), y)[0]
+        return model.compute_gradients(x, y, training)[0]
 
     model._ensure_built(x)  # building hands out init streams, so it must precede reseed
     model.reseed(seed)

@@ -43,15 +43,25 @@ class SparseCategoricalCrossentropy:
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
-    def __call__(self, logits: np.ndarray, labels: np.ndarray):
-        """Return ``(mean loss as float, dL/dlogits (N, C) in the logits' dtype)``."""
+    def __call__(self, logits: np.ndarray, labels: np.ndarray, batch_size: int | None = None):
+        """Return ``(mean loss as float, dL/dlogits (n, C) in the logits' dtype)``.
+
+        ``batch_size`` (default n) is the N of the mean. When the n rows are one shard of
+        a larger batch (``scratchnet.parallel``), the shards' losses and gradients then
+        add up to the whole batch's.
+        """
         if logits.ndim != 2:
             raise ValueError(f"{self.name}: expected logits of shape (N, C), got {logits.shape}")
-        labels = check_labels(labels, logits.shape[1], logits.shape[0])
+        n = logits.shape[0]
+        batch_size = n if batch_size is None else int(batch_size)
+        if batch_size < max(n, 1):
+            raise ValueError(f"{self.name}: batch_size must be at least the {n} rows of "
+                             f"logits (and >= 1), got {batch_size}")
+        labels = check_labels(labels, logits.shape[1], n)
         logits = np.ascontiguousarray(logits)
         grad = np.empty_like(logits)
-        losses = softmax_cross_entropy(logits, labels, grad)
-        return float(losses.mean(dtype=np.float64)), grad
+        losses = softmax_cross_entropy(logits, labels, grad, batch_size)
+        return float(losses.sum(dtype=np.float64) / batch_size), grad
 
 
 def get_loss(spec) -> SparseCategoricalCrossentropy:

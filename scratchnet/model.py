@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchnet import parallel
 from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
 from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
@@ -50,6 +51,7 @@ class Sequential:
         self.stop_training = False
         self._fused_softmax = None  # "layer", "activation" or None, set by compile
         self._fit_calls = 0
+        self._replicas = parallel.Replicas()  # per-shard layer copies, see scratchnet.parallel
         for layer in layers or []:
             self.add(layer)
 
@@ -90,6 +92,7 @@ class Sequential:
                 raise type(err)(f"while building layer {layer.name!r}: {err}") from err
         # The first layer's input gradient is never used: let it skip that work.
         self.layers[0].need_input_grad = False
+        self._replicas = parallel.Replicas()  # copies of the old layers are stale
 
     def _ensure_built(self, x) -> None:
         if not isinstance(x, np.ndarray):
@@ -188,16 +191,31 @@ class Sequential:
 
     def _forward(self, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
         self._ensure_built(x)
-        chunk = min((layer.inference_chunk for layer in self.layers if layer.inference_chunk),
+        if training:
+            return self._forward_on(self.layers, x, True, logits)
+        bounds = parallel.shard_bounds(len(x))
+        if bounds is None:
+            return self._infer_on(self.layers, x, logits)
+        # Inference treats every sample on its own: each core takes a slice of the batch.
+        sets = self._replicas.for_layers(self.layers, len(bounds) - 1)
+        return np.concatenate(parallel.run_shards(
+            bounds, sets, lambda layers, xs: self._infer_on(layers, xs, logits), x))
+
+    def _infer_on(self, layers, x: np.ndarray, logits: bool) -> np.ndarray:
+        chunk = min((layer.inference_chunk for layer in layers if layer.inference_chunk),
                     default=None)
-        if not training and chunk and len(x) > chunk:
-            # Inference treats every sample on its own, so a large batch can go through
-            # the whole network in pieces: the layers that asked for it stay in cache,
-            # and no layer's output for the whole batch is ever materialised.
-            return np.concatenate([self._forward(x[lo:lo + chunk], training, logits)
+        if chunk and len(x) > chunk:
+            # A large batch goes through the whole network in pieces: the layers that
+            # asked for it stay in cache, and no layer's output for the whole batch is
+            # ever materialised.
+            return np.concatenate([self._forward_on(layers, x[lo:lo + chunk], False, logits)
                                    for lo in range(0, len(x), chunk)])
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
+        return self._forward_on(layers, x, False, logits)
+
+    def _forward_on(self, layers, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
+        """Run ``layers`` (the model's own, or one shard's replicas of them) on ``x``."""
+        last = len(layers) - 1
+        for i, layer in enumerate(layers):
             if logits and i == last and self._fused_softmax == "layer":
                 break
             fused = logits and i == last and self._fused_softmax == "activation"
@@ -206,22 +224,40 @@ class Sequential:
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Backpropagate dL/dlogits through every layer, filling each layer's ``grads``."""
+        self._backward_on(self.layers, dlogits)
+
+    def _backward_on(self, layers, dlogits: np.ndarray) -> None:
         dy = dlogits
-        last = len(self.layers) - 1
+        last = len(layers) - 1
         for i in range(last, -1, -1):
-            layer = self.layers[i]
             if i == last and self._fused_softmax == "layer":
                 continue
             fused = i == last and self._fused_softmax == "activation"
-            dy = layer.backprop(dy, through_activation=not fused)
+            dy = layers[i].backprop(dy, through_activation=not fused)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray, training: bool = True):
-        """Forward, loss and backward for one batch, without updating. Returns (loss, logits)."""
+        """Forward, loss and backward for one batch, without updating. Returns (loss, logits).
+
+        A training batch large enough is split across the cores (``scratchnet.parallel``).
+        """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
-        logits = self.logits(x, training)
-        loss, dlogits = self.loss(logits, y)
-        self.backward(dlogits)
+        self._ensure_built(x)
+        bounds = parallel.shard_bounds(len(x)) if training else None
+        if bounds is None:
+            return self._gradients_on(self.layers, x, y, training, len(x))
+        sets = self._replicas.for_layers(self.layers, len(bounds) - 1)
+        shards = parallel.run_shards(
+            bounds, sets, lambda layers, xs, ys: self._gradients_on(layers, xs, ys, True, len(x)),
+            x, np.asarray(y))
+        self._replicas.sum_grads(self.layers)
+        return sum(loss for loss, _ in shards), np.concatenate([z for _, z in shards])
+
+    def _gradients_on(self, layers, x, y, training: bool, batch_size: int):
+        """Forward, loss and backward of ``layers`` on (part of) a batch of ``batch_size``."""
+        logits = self._forward_on(layers, x, training, logits=True)
+        loss, dlogits = self.loss(logits, y, batch_size=batch_size)
+        self._backward_on(layers, dlogits)
         return loss, logits
 
     def train_step(self, x: np.ndarray, y: np.ndarray):

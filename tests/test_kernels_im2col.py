@@ -1,11 +1,19 @@
-"""im2col/col2im: numba kernels equal their NumPy references, and the references are right."""
+"""im2col/col2im: numba kernels (parallel and ``*_serial`` twins) equal their NumPy references,
+and the references are right."""
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
+from scratchnet.kernels.im2col import (
+    col2im,
+    col2im_reference,
+    col2im_serial,
+    im2col,
+    im2col_reference,
+    im2col_serial,
+)
 from scratchnet.layers.conv2d import conv_output_size
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
@@ -48,38 +56,56 @@ def naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo):
     return cols
 
 
+@pytest.mark.parametrize("kernel", [im2col, im2col_serial], ids=["parallel", "serial"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
-def test_im2col_equals_reference(dtype, geo, seed):
+def test_im2col_equals_reference(kernel, dtype, geo, seed):
     shape, (kh, kw), (sh, sw), padding = geo
     Ho, Wo, pt, pl = plan(*geo)
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
     # NaN-filled buffers: every element must be written, padding included.
     out = np.full((shape[0], Ho, Wo, kh * kw * shape[3]), np.nan, dtype=dtype)
     ref = np.full_like(out, np.nan)
-    got = im2col(x, kh, kw, sh, sw, pt, pl, out)
+    got = kernel(x, kh, kw, sh, sw, pt, pl, out)
     im2col_reference(x, kh, kw, sh, sw, pt, pl, ref)
     assert got is out and out.dtype == dtype
     np.testing.assert_array_equal(out, ref)  # a pure copy: bit-identical
     np.testing.assert_array_equal(ref, naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo))
 
 
+@pytest.mark.parametrize("kernel", [col2im, col2im_serial], ids=["parallel", "serial"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
-def test_col2im_equals_reference(dtype, geo, seed):
+def test_col2im_equals_reference(kernel, dtype, geo, seed):
     shape, (kh, kw), (sh, sw), padding = geo
     Ho, Wo, pt, pl = plan(*geo)
     cols = np.random.default_rng(seed).standard_normal(
         (shape[0], Ho, Wo, kh * kw * shape[3])).astype(dtype)
     out = np.full(shape, np.nan, dtype=dtype)
     ref = np.full(shape, np.nan, dtype=dtype)
-    got = col2im(cols, kh, kw, sh, sw, pt, pl, out)
+    got = kernel(cols, kh, kw, sh, sw, pt, pl, out)
     col2im_reference(cols, kh, kw, sh, sw, pt, pl, ref)
     assert got is out and out.dtype == dtype
     # Same additions in the same order (see col2im's notes), so bit-identical too.
     np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(deadline=None)
+@given(geo=geometries(), seed=st.integers(0, 2**16))
+def test_serial_twins_are_bit_identical_to_parallel_kernels(dtype, geo, seed):
+    shape, (kh, kw), (sh, sw), padding = geo
+    Ho, Wo, pt, pl = plan(*geo)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    cols = rng.standard_normal((shape[0], Ho, Wo, kh * kw * shape[3])).astype(dtype)
+    for kernels, a, out_shape in (((im2col, im2col_serial), x, cols.shape),
+                                  ((col2im, col2im_serial), cols, x.shape)):
+        want, got = (kernel(a, kh, kw, sh, sw, pt, pl, np.full(out_shape, np.nan, dtype=dtype))
+                     for kernel in kernels)
+        assert np.array_equal(got, want)
 
 
 @settings(deadline=None)

@@ -1,4 +1,5 @@
-"""Max-pool kernels: numba equals the NumPy reference, and the reference is right."""
+"""Max-pool kernels: numba (parallel and ``*_serial`` twins) equals the NumPy reference, and
+the reference is right."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,10 @@ from hypothesis import strategies as st
 from scratchnet.kernels.maxpool import (
     maxpool_backward,
     maxpool_backward_reference,
+    maxpool_backward_serial,
     maxpool_forward,
     maxpool_forward_reference,
+    maxpool_forward_serial,
 )
 from scratchnet.layers.conv2d import conv_output_size
 
@@ -61,15 +64,17 @@ def naive_maxpool(x, geo):
     return y, arg
 
 
+@pytest.mark.parametrize("forward", [maxpool_forward, maxpool_forward_serial],
+                         ids=["parallel", "serial"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
 @settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16), ties=st.booleans())
-def test_forward_equals_reference(dtype, index_dtype, geo, seed, ties):
+def test_forward_equals_reference(forward, dtype, index_dtype, geo, seed, ties):
     rng = np.random.default_rng(seed)
     # With ties=True, few distinct values: both must pick the same (first) maximum.
     x = (rng.integers(-2, 3, geo[0]) if ties else rng.standard_normal(geo[0])).astype(dtype)
-    y, arg = run(maxpool_forward, x, geo, index_dtype)
+    y, arg = run(forward, x, geo, index_dtype)
     y_ref, arg_ref = run(maxpool_forward_reference, x, geo, index_dtype)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(arg, arg_ref)
@@ -82,15 +87,17 @@ def test_forward_equals_reference(dtype, index_dtype, geo, seed, ties):
         np.take_along_axis(x.reshape(N, -1), arg.reshape(N, -1), axis=1), y.reshape(N, -1))
 
 
+@pytest.mark.parametrize("backward", [maxpool_backward, maxpool_backward_serial],
+                         ids=["parallel", "serial"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**16))
-def test_backward_equals_reference(dtype, geo, seed):
+def test_backward_equals_reference(backward, dtype, geo, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(geo[0]).astype(dtype)
     y, arg = run(maxpool_forward, x, geo, np.int32)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = maxpool_backward(dy, arg, np.full(geo[0], np.nan, dtype=dtype))
+    dx = backward(dy, arg, np.full(geo[0], np.nan, dtype=dtype))
     dx_ref = maxpool_backward_reference(dy, arg, np.full(geo[0], np.nan, dtype=dtype))
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx, dx_ref)  # same additions, same order
@@ -98,12 +105,28 @@ def test_backward_equals_reference(dtype, geo, seed):
     assert dx.sum(dtype=np.float64) == pytest.approx(dy.sum(dtype=np.float64), rel=1e-5, abs=1e-5)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
+@settings(deadline=None)
+@given(geo=geometries(), seed=st.integers(0, 2**16), ties=st.booleans())
+def test_serial_twins_are_bit_identical_to_parallel_kernels(dtype, index_dtype, geo, seed, ties):
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-2, 3, geo[0]) if ties else rng.standard_normal(geo[0])).astype(dtype)
+    y, arg = run(maxpool_forward, x, geo, index_dtype)
+    y_serial, arg_serial = run(maxpool_forward_serial, x, geo, index_dtype)
+    assert np.array_equal(y_serial, y) and np.array_equal(arg_serial, arg)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = maxpool_backward(dy, arg, np.full(geo[0], np.nan, dtype=dtype))
+    dx_serial = maxpool_backward_serial(dy, arg, np.full(geo[0], np.nan, dtype=dtype))
+    assert np.array_equal(dx_serial, dx)
+
+
 def test_padding_never_wins_even_against_minus_inf():
     """'same' pads act as -inf: an all-negative or all--inf window still picks a real cell."""
     x = np.full((1, 3, 3, 1), -np.inf)
     x[0, 2, 2, 0] = -5.0
     geo = ((1, 3, 3, 1), (2, 2), (2, 2), "same")  # out 2x2, pad 1 after: last windows 1 cell
-    for forward in (maxpool_forward, maxpool_forward_reference):
+    for forward in (maxpool_forward, maxpool_forward_serial, maxpool_forward_reference):
         y, arg = run(forward, x, geo, np.int64)
         np.testing.assert_array_equal(y[0, :, :, 0], [[-np.inf, -np.inf], [-np.inf, -5.0]])
         np.testing.assert_array_equal(arg[0, :, :, 0], [[0, 2], [6, 8]])
@@ -116,6 +139,6 @@ def test_overlapping_windows_accumulate():
     geo = ((1, 1, 3, 1), (1, 2), (1, 1), "valid")
     y, arg = run(maxpool_forward, x, geo, np.int32)
     np.testing.assert_array_equal(y.ravel(), [3.0, 3.0])
-    for backward in (maxpool_backward, maxpool_backward_reference):
+    for backward in (maxpool_backward, maxpool_backward_serial, maxpool_backward_reference):
         dx = backward(dy, arg, np.empty_like(x))
         np.testing.assert_array_equal(dx.ravel(), [0.0, 30.0, 0.0])

@@ -24,14 +24,15 @@ def test_loss_gradient(n, c, scale, seed):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(n=st.integers(1, 40), c=st.integers(1, 50), scale=st.floats(0.01, 1e3),
-       seed=st.integers(0, 2**16))
-def test_kernel_matches_reference(dtype, n, c, scale, seed):
+       seed=st.integers(0, 2**16), extra=st.sampled_from([0, 0, 1, 57]))
+def test_kernel_matches_reference(dtype, n, c, scale, seed, extra):
+    # extra > 0: the rows are one shard of a batch of n + extra (the gradient's 1/B).
     rng = np.random.default_rng(seed)
     logits = (rng.standard_normal((n, c)) * scale).astype(dtype)
     labels = rng.integers(0, c, n)
     g1, g2 = np.empty_like(logits), np.empty_like(logits)
-    l1 = softmax_cross_entropy(logits, labels, g1)
-    l2 = softmax_cross_entropy_reference(logits, labels, g2)
+    l1 = softmax_cross_entropy(logits, labels, g1, n + extra)
+    l2 = softmax_cross_entropy_reference(logits, labels, g2, n + extra)
     assert l1.dtype == l2.dtype == g1.dtype == dtype
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(l1, l2, rtol=tol, atol=tol * max(1.0, scale))

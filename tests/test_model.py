@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import mini_cnn, mini_lstm
 
-from scratchnet import Input, Sequential, SparseCategoricalCrossentropy
+from scratchnet import Input, Sequential, SparseCategoricalCrossentropy, parallel
 from scratchnet.gradcheck import check_model, randomize_biases
 from scratchnet.layers import Conv2D, Dense, Softmax
 from scratchnet.models import seed_cnn, seed_lstm
@@ -71,6 +71,14 @@ def test_first_layer_skips_its_input_gradient():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inference_runs_in_chunks_and_equals_one_pass(dtype):
     """A model with a Conv2D runs large inference batches in pieces of its chunk size."""
+    parallel.set_workers(1)  # one shard: the layer watched below is the one that runs
+    try:
+        _check_inference_chunks(dtype)
+    finally:
+        parallel.set_workers(None)
+
+
+def _check_inference_chunks(dtype):
     model = mini_cnn(dtype=np.dtype(dtype).name)
     model.compile("adam")  # the loss fuses the final softmax: logits() stops before it
     chunk = min(layer.inference_chunk for layer in model.layers if layer.inference_chunk)

@@ -26,7 +26,7 @@ PARALLEL_MIN_ELEMENTS = 1 << 15
 CHUNKS = 64
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
     for i in range(p.size * k // CHUNKS, p.size * (k + 1) // CHUNKS):
         gi = g[i]
@@ -37,7 +37,7 @@ def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
         p[i] -= a * mi / (np.sqrt(vi) + e)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
     """numba kernel over flat (1-D) arrays, parallel over chunks; elements are independent."""
     dt = p.dtype.type
@@ -45,7 +45,7 @@ def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
         _adam_chunk(p, g, m, v, dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps), k)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adam_update_serial(p, g, m, v, alpha, beta1, beta2, eps):
     dt = p.dtype.type
     for k in range(CHUNKS):

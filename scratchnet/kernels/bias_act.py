@@ -22,13 +22,15 @@ twins. Both give bit-identical results.
 import numpy as np
 from numba import njit, prange
 
+from scratchnet.kernels.threads import use_pool
+
 CHUNKS = 16  # partial sums for the bias gradient; fixed so results never depend on threads
 PARALLEL_MIN_ELEMENTS = 1 << 16  # smaller outputs run the *_serial twins
 
 
 def parallel_for(a) -> bool:
-    """Whether an output as large as ``a`` is worth the thread pool."""
-    return a.size >= PARALLEL_MIN_ELEMENTS
+    """Whether an output as large as ``a`` is worth the thread pool (and may use it here)."""
+    return use_pool(a.size, PARALLEL_MIN_ELEMENTS)
 
 
 # -- NumPy references -------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def column_sums_reference(a, out):
 
 
 # -- the work of one chunk of rows, shared by the parallel kernels and their twins -------------
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bias_relu_rows(z, b, k):
     zero = z.dtype.type(0)
     for i in range(z.shape[0] * k // CHUNKS, z.shape[0] * (k + 1) // CHUNKS):
@@ -70,14 +72,14 @@ def _bias_relu_rows(z, b, k):
             z[i, j] = v if v > zero else zero
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bias_add_rows(z, b, k):
     for i in range(z.shape[0] * k // CHUNKS, z.shape[0] * (k + 1) // CHUNKS):
         for j in range(z.shape[1]):
             z[i, j] += b[j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _relu_backward_rows(dy, y, dz, partial, k):
     zero = y.dtype.type(0)
     for i in range(dy.shape[0] * k // CHUNKS, dy.shape[0] * (k + 1) // CHUNKS):
@@ -87,14 +89,14 @@ def _relu_backward_rows(dy, y, dz, partial, k):
             partial[k, j] += g
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _column_sum_rows(a, partial, k):
     for i in range(a.shape[0] * k // CHUNKS, a.shape[0] * (k + 1) // CHUNKS):
         for j in range(a.shape[1]):
             partial[k, j] += a[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sum_partials(partial, out):
     out[:] = 0
     for k in range(CHUNKS):
@@ -103,7 +105,7 @@ def _sum_partials(partial, out):
 
 
 # -- parallel kernels (prange over chunks) and serial twins -----------------------------------
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def bias_relu(z, b):
     """numba: z (P, F) <- max(z + b, 0) in place, parallel over row chunks."""
     for k in prange(CHUNKS):
@@ -111,14 +113,14 @@ def bias_relu(z, b):
     return z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bias_relu_serial(z, b):
     for k in range(CHUNKS):
         _bias_relu_rows(z, b, k)
     return z
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def bias_add(z, b):
     """numba: z (P, F) <- z + b in place, parallel over row chunks."""
     for k in prange(CHUNKS):
@@ -126,14 +128,14 @@ def bias_add(z, b):
     return z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bias_add_serial(z, b):
     for k in range(CHUNKS):
         _bias_add_rows(z, b, k)
     return z
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def relu_bias_backward(dy, y, dz, db):
     """numba: dz <- dy * [y > 0] and db <- column sums of dz, parallel over row chunks."""
     partial = np.zeros((CHUNKS, dy.shape[1]), dtype=dz.dtype)
@@ -143,7 +145,7 @@ def relu_bias_backward(dy, y, dz, db):
     return db
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relu_bias_backward_serial(dy, y, dz, db):
     partial = np.zeros((CHUNKS, dy.shape[1]), dtype=dz.dtype)
     for k in range(CHUNKS):
@@ -152,7 +154,7 @@ def relu_bias_backward_serial(dy, y, dz, db):
     return db
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def column_sums(a, out):
     """numba: out (F,) <- a.sum(axis=0) for a (P, F), parallel over row chunks."""
     partial = np.zeros((CHUNKS, a.shape[1]), dtype=out.dtype)
@@ -162,7 +164,7 @@ def column_sums(a, out):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def column_sums_serial(a, out):
     partial = np.zeros((CHUNKS, a.shape[1]), dtype=out.dtype)
     for k in range(CHUNKS):

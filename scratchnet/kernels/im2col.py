@@ -20,7 +20,11 @@ the padding before the first row/column; the padding after is implied by the out
 size ``Ho, Wo`` taken from the shape of ``cols``.
 
 Both kernels run ``prange`` over the batch only: sample ``n`` reads and writes only
-``x[n]``/``cols[n]``, so iterations never touch the same element.
+``x[n]``/``cols[n]``, so iterations never touch the same element. Each has a ``*_serial``
+twin that runs the same per-sample code in a plain loop: a caller that already runs on
+its own core (one shard of a batch, see ``scratchnet.kernels.threads``) must not wake the
+thread pool. Kernel and twin give bit-identical results, and all of them release the GIL
+(``nogil=True``), so two Python threads can run them at once.
 """
 
 from __future__ import annotations
@@ -29,7 +33,69 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
+# -- the work of one sample, shared by the parallel kernels and their serial twins -------------
+@njit(cache=True, nogil=True)
+def _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
+    """Write ``out[n]``, the rows of sample ``n``; the arguments are as in :func:`im2col`."""
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    # Row r of one sample, x[n, r], is W*C contiguous values, and a window row
+    # x[n, r, s0:s0 + kw, :] is the contiguous run xr[n, r, s0*C : (s0 + kw)*C], which
+    # lands in cols as one run too. Copying whole runs keeps the inner loop long even
+    # when C = 1 (a first layer on grayscale images).
+    xr = x.reshape(N, H, W * C)
+    run = kw * C
+    for i in range(Ho):
+        r0 = i * sh - pad_top
+        for j in range(Wo):
+            s0 = j * sw - pad_left
+            inside_w = s0 >= 0 and s0 + kw <= W
+            for a in range(kh):
+                r = r0 + a
+                col = a * run
+                if r < 0 or r >= H:
+                    for t in range(run):  # the whole window row is padding
+                        out[n, i, j, col + t] = 0
+                elif inside_w:
+                    base = s0 * C
+                    for t in range(run):
+                        out[n, i, j, col + t] = xr[n, r, base + t]
+                else:  # the window row crosses the left/right padding
+                    for b in range(kw):
+                        s = s0 + b
+                        for c in range(C):
+                            if s >= 0 and s < W:
+                                out[n, i, j, col + b * C + c] = x[n, r, s, c]
+                            else:
+                                out[n, i, j, col + b * C + c] = 0
+
+
+@njit(cache=True, nogil=True)
+def _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n):
+    """Write ``out[n]`` from the rows of sample ``n``; the arguments are as in :func:`col2im`."""
+    H, W, C = out.shape[1], out.shape[2], out.shape[3]
+    Ho, Wo = cols.shape[1], cols.shape[2]
+    for r in range(H):
+        for s in range(W):
+            for c in range(C):
+                out[n, r, s, c] = 0
+    for a in range(kh):
+        for b in range(kw):
+            col = (a * kw + b) * C
+            for i in range(Ho):
+                r = i * sh - pad_top + a
+                if r < 0 or r >= H:
+                    continue  # this row of the window lies in the padding
+                for j in range(Wo):
+                    s = j * sw - pad_left + b
+                    if s < 0 or s >= W:
+                        continue
+                    for c in range(C):
+                        out[n, r, s, c] += cols[n, i, j, col + c]
+
+
+# -- parallel kernels (prange over the batch) and serial twins ------------------------------
+@njit(cache=True, nogil=True, parallel=True)
 def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
     """Copy every (kh, kw) window of ``x`` into one row of ``out`` (numba, parallel over N).
 
@@ -49,42 +115,25 @@ def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
     -------
     out
     """
-    N, H, W, C = x.shape
-    Ho, Wo = out.shape[1], out.shape[2]
-    # Row r of one sample, x[n, r], is W*C contiguous values, and a window row
-    # x[n, r, s0:s0 + kw, :] is the contiguous run xr[n, r, s0*C : (s0 + kw)*C], which
-    # lands in cols as one run too. Copying whole runs keeps the inner loop long even
-    # when C = 1 (a first layer on grayscale images).
-    xr = x.reshape(N, H, W * C)
-    run = kw * C
-    for n in prange(N):
-        for i in range(Ho):
-            r0 = i * sh - pad_top
-            for j in range(Wo):
-                s0 = j * sw - pad_left
-                inside_w = s0 >= 0 and s0 + kw <= W
-                for a in range(kh):
-                    r = r0 + a
-                    col = a * run
-                    if r < 0 or r >= H:
-                        for t in range(run):  # the whole window row is padding
-                            out[n, i, j, col + t] = 0
-                    elif inside_w:
-                        base = s0 * C
-                        for t in range(run):
-                            out[n, i, j, col + t] = xr[n, r, base + t]
-                    else:  # the window row crosses the left/right padding
-                        for b in range(kw):
-                            s = s0 + b
-                            for c in range(C):
-                                if s >= 0 and s < W:
-                                    out[n, i, j, col + b * C + c] = x[n, r, s, c]
-                                else:
-                                    out[n, i, j, col + b * C + c] = 0
+    for n in prange(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
+def im2col_serial(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`im2col` on the calling thread only: same arguments, bit-identical result.
+
+    Returns
+    -------
+    out
+    """
+    for n in range(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
     """Adjoint of :func:`im2col`: sum each row of ``cols`` back onto its window (numba).
 
@@ -107,26 +156,21 @@ def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
     as the NumPy reference does; each (a, b) adds at most once to a given cell, so both
     add the same numbers in the same order and agree bit for bit.
     """
-    N, H, W, C = out.shape
-    Ho, Wo = cols.shape[1], cols.shape[2]
-    for n in prange(N):
-        for r in range(H):
-            for s in range(W):
-                for c in range(C):
-                    out[n, r, s, c] = 0
-        for a in range(kh):
-            for b in range(kw):
-                col = (a * kw + b) * C
-                for i in range(Ho):
-                    r = i * sh - pad_top + a
-                    if r < 0 or r >= H:
-                        continue  # this row of the window lies in the padding
-                    for j in range(Wo):
-                        s = j * sw - pad_left + b
-                        if s < 0 or s >= W:
-                            continue
-                        for c in range(C):
-                            out[n, r, s, c] += cols[n, i, j, col + c]
+    for n in prange(out.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def col2im_serial(cols, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`col2im` on the calling thread only: same arguments, bit-identical result.
+
+    Returns
+    -------
+    out
+    """
+    for n in range(out.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
     return out
 
 

@@ -161,7 +161,7 @@ def _tanh_series_overload(a):
     return None
 
 
-@njit(cache=True, inline="always", **_OPTIONS)
+@njit(cache=True, nogil=True, inline="always", **_OPTIONS)
 def _sigmoid(z):
     # exp of a non-positive number never overflows: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below.
     one = type(z)(1)
@@ -170,7 +170,7 @@ def _sigmoid(z):
     return s if z >= 0 else e * s
 
 
-@njit(cache=True, inline="always", **_OPTIONS)
+@njit(cache=True, nogil=True, inline="always", **_OPTIONS)
 def _tanh(x):
     # (1 - e)/(1 + e) with e = exp(-2|x|); it cancels near 0, where the series takes over.
     one = type(x)(1)
@@ -188,7 +188,7 @@ def _tanh(x):
 PARALLEL_MIN_CELLS = 1 << 16
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
     hidden = c_prev.shape[1]
     for j in range(hidden):
@@ -207,7 +207,7 @@ def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
         h[n, j] = o * tc
 
 
-@njit(cache=True, parallel=True, **_OPTIONS)
+@njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
 def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     """One LSTM step, fused: gate nonlinearities, cell update, hidden state.
 
@@ -229,7 +229,7 @@ def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
         _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def lstm_forward_step_serial(zx, zh, c_prev, gates, c, tanh_c, h):
     """:func:`lstm_forward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c_prev.shape[0]):
@@ -255,7 +255,7 @@ def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
     h[...] = o * tanh_c
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _infer_row(n, z, c, h):
     hidden = c.shape[1]
     for j in range(hidden):
@@ -268,7 +268,7 @@ def _infer_row(n, z, c, h):
         h[n, j] = o * _tanh(cn)
 
 
-@njit(cache=True, parallel=True, **_OPTIONS)
+@njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
 def lstm_infer_step(z, c, h):
     """One LSTM step for inference: the same maths as :func:`lstm_forward_step`, nothing kept.
 
@@ -285,7 +285,7 @@ def lstm_infer_step(z, c, h):
         _infer_row(n, z, c, h)
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def lstm_infer_step_serial(z, c, h):
     """:func:`lstm_infer_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c.shape[0]):
@@ -300,7 +300,7 @@ def lstm_infer_step_reference(z, c, h):
     h[...] = o * np.tanh(c)
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     hidden = c_prev.shape[1]
     one = c_prev.dtype.type(1)
@@ -321,7 +321,7 @@ def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
         dc_prev[n, j] = dc * f
 
 
-@njit(cache=True, parallel=True, **_OPTIONS)
+@njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
 def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """Backward of one LSTM step, fused: dL/dz of all four gates and dL/dc_prev.
 
@@ -344,7 +344,7 @@ def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
         _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
 
 
-@njit(cache=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)
 def lstm_backward_step_serial(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """:func:`lstm_backward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
     for n in range(c_prev.shape[0]):

@@ -35,7 +35,7 @@ def relu_weight_grads_reference(dy, y, cols, dW, db):
 
 
 # -- the work of one chunk of rows --------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward_rows(dy, y, cols, dW_part, db_part, k):
     K, F = dW_part.shape[1], dW_part.shape[2]
     g = np.empty(F, dtype=dy.dtype)
@@ -50,7 +50,7 @@ def _backward_rows(dy, y, cols, dW_part, db_part, k):
                 dW_part[k, t, f] += c * g[f]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sum_chunks(dW_part, db_part, dW, db):
     dW[:] = 0
     db[:] = 0
@@ -60,7 +60,7 @@ def _sum_chunks(dW_part, db_part, dW, db):
 
 
 # -- parallel kernels (prange over chunks) and serial twins -----------------------------------
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def relu_weight_grads(dy, y, cols, dW, db):
     """numba: dW <- cols.T @ (dy * [y > 0]), db <- its column sums; parallel over row chunks."""
     dW_part = np.zeros((CHUNKS, dW.shape[0], dW.shape[1]), dtype=dW.dtype)
@@ -71,7 +71,7 @@ def relu_weight_grads(dy, y, cols, dW, db):
     return dW
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relu_weight_grads_serial(dy, y, cols, dW, db):
     dW_part = np.zeros((CHUNKS, dW.shape[0], dW.shape[1]), dtype=dW.dtype)
     db_part = np.zeros((CHUNKS, db.shape[0]), dtype=db.dtype)

@@ -20,6 +20,8 @@ without special cases:
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -176,6 +178,15 @@ class Layer:
             raise TypeError(f"{self.name}: expected a {self.dtype} upstream gradient, "
                             f"got {dy.dtype}")
         return np.ascontiguousarray(dy)
+
+    def replica(self) -> Layer:
+        """A copy for one shard of a data-parallel step (see ``scratchnet.parallel``).
+
+        It shares this layer's parameter arrays and copies everything else, so its
+        ``grads``, forward caches and scratch buffers are its own: two replicas can run
+        forward and backward at the same time.
+        """
+        return copy.deepcopy(self, memo={id(p): p for p in self.params.values()})
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))

@@ -27,7 +27,8 @@ import numpy as np
 from scratchnet.initializers import glorot_uniform, zeros
 from scratchnet.kernels import small_k
 from scratchnet.kernels.bias_act import parallel_for
-from scratchnet.kernels.im2col import col2im, im2col
+from scratchnet.kernels.im2col import col2im, col2im_serial, im2col, im2col_serial
+from scratchnet.kernels.threads import use_pool
 from scratchnet.layers import bias_activation
 from scratchnet.layers.base import Layer, int_pair, positive_int
 
@@ -144,8 +145,9 @@ class Conv2D(Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         N, Ho, Wo, F = x.shape[0], self._Ho, self._Wo, self.filters
         cols = self._buffer("_cols", N * Ho * Wo)
-        im2col(np.ascontiguousarray(x), kh, kw, sh, sw, self._pad_top, self._pad_left,
-               cols.reshape(N, Ho, Wo, -1))
+        (im2col if use_pool() else im2col_serial)(
+            np.ascontiguousarray(x), kh, kw, sh, sw, self._pad_top, self._pad_left,
+            cols.reshape(N, Ho, Wo, -1))
         z = cols @ self.params["W"].reshape(-1, F)  # (P, K) @ (K, F): the whole convolution
         y = bias_activation.forward(self, z, training)  # act(z + b), fused for ReLU
         self._n = N
@@ -175,10 +177,11 @@ class Conv2D(Layer):
         dcols = self._buffer("_dcols", min(step, N) * rows)
         Wt = self.params["W"].reshape(-1, F).T
         dx = np.empty((N, *self.input_shape), dtype=self.dtype)
+        scatter = col2im if use_pool() else col2im_serial
         for lo in range(0, N, step):
             hi = min(lo + step, N)
             chunk = dcols[:(hi - lo) * rows]
             np.matmul(dY[lo * rows:hi * rows], Wt, out=chunk)
-            col2im(chunk.reshape(hi - lo, self._Ho, self._Wo, -1), kh, kw, sh, sw,
+            scatter(chunk.reshape(hi - lo, self._Ho, self._Wo, -1), kh, kw, sh, sw,
                    self._pad_top, self._pad_left, dx[lo:hi])
         return dx

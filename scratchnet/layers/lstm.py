@@ -56,6 +56,7 @@ from scratchnet.kernels.lstm import (
     lstm_infer_step,
     lstm_infer_step_serial,
 )
+from scratchnet.kernels.threads import use_pool
 from scratchnet.layers.base import Layer, positive_int
 
 
@@ -142,7 +143,7 @@ class LSTM(Layer):
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
         x1, wb, zx, zh = self._x1, self._wb, self._zx, self._zh
         gates, cs, tanh_c, hs = self._gates, self._c, self._tanh_c, self._h
-        parallel = n * h >= PARALLEL_MIN_CELLS
+        parallel = use_pool(n * h, PARALLEL_MIN_CELLS)
         step = lstm_forward_step if parallel else lstm_forward_step_serial
 
         # Input projection of all T steps in one GEMM: [x, 1] @ [W; b] = x @ W + b, with
@@ -177,7 +178,7 @@ class LSTM(Layer):
         xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
         c, hs = np.zeros((n, h), self.dtype), np.empty((n, h), self.dtype)
         z = np.empty((n, 4 * h), self.dtype)
-        step = lstm_infer_step if n * h >= PARALLEL_MIN_CELLS else lstm_infer_step_serial
+        step = lstm_infer_step if use_pool(n * h, PARALLEL_MIN_CELLS) else lstm_infer_step_serial
         out = np.empty((n, t, h), self.dtype) if self.return_sequences else None
         for s in range(t):
             xh[:, :d] = x[:, s]
@@ -199,7 +200,7 @@ class LSTM(Layer):
         dy = self.check_upstream(dy, expected)
         W, U = self.params["W"], self.params["U"]
         dz, dh, dc, dc_prev = self._dz, self._dh, self._dc, self._dc_prev
-        parallel = n * h >= PARALLEL_MIN_CELLS
+        parallel = use_pool(n * h, PARALLEL_MIN_CELLS)
         step = lstm_backward_step if parallel else lstm_backward_step_serial
 
         dc.fill(0)  # nothing flows into c_{T-1} from after the sequence

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratchnet.kernels.maxpool import maxpool_backward, maxpool_forward
+from scratchnet.kernels.maxpool import (
+    maxpool_backward,
+    maxpool_backward_serial,
+    maxpool_forward,
+    maxpool_forward_serial,
+)
+from scratchnet.kernels.threads import use_pool
 from scratchnet.layers.base import Layer, int_pair
 from scratchnet.layers.conv2d import (
     check_image_shape,
@@ -65,8 +71,9 @@ class MaxPool2D(Layer):
         if self._argmax is None or self._argmax.shape != shape:
             self._argmax = np.empty(shape, dtype=self._index_dtype)
         y = np.empty(shape, dtype=self.dtype)
-        maxpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, self._pad_top, self._pad_left,
-                        y, self._argmax)
+        kernel = maxpool_forward if use_pool() else maxpool_forward_serial
+        kernel(np.ascontiguousarray(x), ph, pw, sh, sw, self._pad_top, self._pad_left, y,
+               self._argmax)
         return y
 
     def backward(self, dy):
@@ -76,4 +83,4 @@ class MaxPool2D(Layer):
         expected = None if self._argmax is None else self._argmax.shape
         dy = self.check_upstream(dy, expected)  # the kernel trusts argmax and dy to match
         dx = np.empty((dy.shape[0], *self.input_shape), dtype=self.dtype)
-        return maxpool_backward(dy, self._argmax, dx)
+        return (maxpool_backward if use_pool() else maxpool_backward_serial)(dy, self._argmax, dx)

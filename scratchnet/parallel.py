@@ -1,0 +1,136 @@
+"""Data parallelism inside one process: a batch cut into shards, one per core.
+
+Why. A training step is a chain of GEMMs and elementwise kernels. Run on the whole
+batch, each op hands both cores back and forth between OpenBLAS's and numba's thread
+pools, and the small ops cannot fill two cores at all. Cut the batch in two instead,
+and let each core run its half start to finish on one thread: nothing waits for a
+pool, and each half's buffers fit its core's cache better. The seed CNN's step went
+from about 24 to 19-20 ms, the seed LSTM's from 17 to about 10.5 ms (batch 128, two
+cores; ``benchmarks/`` has the current figures).
+
+How a training step runs on S workers (``Sequential.compute_gradients``):
+
+1. the batch is cut into S contiguous shards whose sizes differ by at most one;
+2. shard k runs forward, loss and backward on replica k of every layer
+   (:meth:`Layer.replica`): it shares the layer's ``params`` and has its own ``grads``,
+   caches and random stream;
+3. each shard's loss gradient is divided by the size of the whole batch, so the
+   replicas' grads, summed in shard order into the layers' own ``grads``, are the
+   gradient of the whole batch's mean loss.
+
+Inference cuts a batch the same way, and each shard goes through the model in the
+model's inference chunks.
+
+Inside a shard every kernel runs serially (``kernels.threads.serial_kernels``) and BLAS
+on one thread (``scratchnet.blas``): the shards already fill the cores.
+
+Reproducibility: the shards' dropout streams and the order of the gradient sums depend
+on the number of workers, so a seed gives bit-identical weights for a fixed number of
+workers (by default numba's thread count, i.e. the cores). :func:`set_workers` fixes it;
+``set_workers(1)`` turns data parallelism off.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numba
+import numpy as np
+
+from scratchnet import blas
+from scratchnet.kernels.threads import serial_kernels
+
+#: Fewest samples per shard. Below it a batch runs whole: a shard of a handful of
+#: samples costs more in thread hand-offs than it saves.
+MIN_SHARD = 8
+
+_workers: int | None = None  # None: numba's thread count
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0
+
+
+def set_workers(n: int | None) -> None:
+    """Use ``n`` shards per batch (1: no data parallelism; None: numba's thread count)."""
+    global _workers
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"workers must be a positive integer or None, got {n!r}")
+    _workers = None if n is None else int(n)
+
+
+def workers() -> int:
+    """The number of shards a large enough batch is cut into."""
+    return numba.get_num_threads() if _workers is None else _workers
+
+
+def shard_bounds(n: int) -> list[int] | None:
+    """Bounds ``[0, ..., n]`` of the shards of an n-sample batch, or None to run it whole."""
+    s = workers()
+    if s < 2 or n < s * MIN_SHARD or not blas.controllable():
+        return None
+    return [n * k // s for k in range(s + 1)]
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    """One process-wide pool for shards 1..S-1 (shard 0 runs in the calling thread)."""
+    global _pool, _pool_threads
+    if _pool is None or _pool_threads < threads:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scratchnet-shard")
+        _pool_threads = threads
+    return _pool
+
+
+class Replicas:
+    """Per-shard copies of a model's layers, kept between steps so their buffers are reused."""
+
+    def __init__(self):
+        self._sets: list[list] = []  # one list of replica layers per shard
+        self._parents: list = []  # the layer.rng each replica's stream was spawned from
+
+    def for_layers(self, layers, shards: int) -> list[list]:
+        """``shards`` lists of replicas of ``layers``, synchronised with them."""
+        if len(self._sets) != shards or any(len(s) != len(layers) for s in self._sets):
+            self._sets = [[layer.replica() for layer in layers] for _ in range(shards)]
+            self._parents = [None] * len(layers)
+        for i, layer in enumerate(layers):
+            if self._parents[i] is not layer.rng:
+                # Independent, reproducible streams: children of the layer's own stream,
+                # respawned whenever the model reseeds it (every fit).
+                for replicas, stream in zip(self._sets, layer.rng.spawn(shards), strict=True):
+                    replicas[i].rng = stream
+                self._parents[i] = layer.rng
+            for replicas in self._sets:
+                replicas[i].params = layer.params  # the very same arrays, also after a load
+        return self._sets
+
+    def sum_grads(self, layers) -> None:
+        """``layer.grads = sum over shards of replica.grads``, added in shard order."""
+        for i, layer in enumerate(layers):
+            for key, total in layer.grads.items():
+                np.add(self._sets[0][i].grads[key], self._sets[1][i].grads[key], out=total)
+                for replicas in self._sets[2:]:
+                    total += replicas[i].grads[key]
+
+
+def run_shards(bounds, replica_sets, fn, *arrays) -> list:
+    """``[fn(replica_sets[k], *(a[lo_k:hi_k] for a in arrays)) for each shard k]``, at once.
+
+    Shard 0 runs in the calling thread, the others in the shard pool; all of them with
+    serial kernels and single-threaded BLAS. Every shard has finished when this returns,
+    also when one of them raised (the first error is re-raised).
+    """
+
+    def one(k):
+        lo, hi = bounds[k], bounds[k + 1]
+        with serial_kernels():
+            return fn(replica_sets[k], *(a[lo:hi] for a in arrays))
+
+    shards = len(bounds) - 1
+    with blas.single_threaded():
+        futures = [_executor(shards - 1).submit(one, k) for k in range(1, shards)]
+        try:
+            first = one(0)
+        finally:
+            wait(futures)  # no shard may outlive single-threaded BLAS
+        return [first, *(f.result() for f in futures)]  # re-raises a shard's error

@@ -1,0 +1,187 @@
+"""Data-parallel steps: shards must compute what the whole batch computes."""
+
+import threading
+
+import numpy as np
+import pytest
+from helpers import mini_cnn, mini_lstm
+
+from scratchnet import blas, parallel
+from scratchnet.gradcheck import check_model, randomize_biases
+from scratchnet.kernels.threads import serial_kernels, use_pool
+from scratchnet.models import seed_cnn, seed_lstm
+
+needs_blas_control = pytest.mark.skipif(
+    not blas.controllable(), reason="no OpenBLAS whose thread count can be set: "
+    "batches never run in shards here")
+
+
+@pytest.fixture
+def workers():
+    """Set the number of workers for one test, then restore the default."""
+    yield parallel.set_workers
+    parallel.set_workers(None)
+
+
+def data(model, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, *model.input_shape)).astype(model.dtype or np.float64)
+    return x, rng.integers(0, model.output_shape[-1] if model.built else 5, n)
+
+
+def gradients(make, dtype, n):
+    """(loss, logits, grads) of one training compute_gradients call, dropout off."""
+    model = make(dtype)
+    model.compile("adam")
+    for layer in model.layers:
+        if hasattr(layer, "rate"):
+            layer.rate = 0.0  # without dropout, whole batch and shards see one network
+    x, y = data(model, n)
+    model._ensure_built(x)
+    randomize_biases(model, np.random.default_rng(1))
+    loss, logits = model.compute_gradients(x, y, training=True)
+    return loss, logits, [g.copy() for g in model.gradients]
+
+
+@needs_blas_control
+@pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
+@pytest.mark.parametrize("n", [2 * parallel.MIN_SHARD, 37])
+def test_two_shards_compute_the_whole_batch_gradient(workers, make, dtype, tol, n):
+    workers(1)
+    whole = gradients(make, dtype, n)
+    workers(2)
+    assert parallel.shard_bounds(n) == [0, n // 2, n]
+    loss, logits, grads = gradients(make, dtype, n)
+    assert logits.dtype == np.dtype(dtype) and logits.shape == whole[1].shape
+    assert loss == pytest.approx(whole[0], rel=tol)
+    np.testing.assert_allclose(logits, whole[1], rtol=tol, atol=tol)
+    for g, g_whole in zip(grads, whole[2], strict=True):
+        assert g.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(g, g_whole, rtol=tol * 10, atol=tol)
+
+
+@needs_blas_control
+@pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
+@pytest.mark.parametrize("seed", range(3))
+def test_sharded_gradients_pass_the_finite_difference_check(workers, make, seed):
+    # With dropout on: each shard draws its own mask, and the check differentiates
+    # exactly the sharded loss.
+    workers(2)
+    model = make()
+    model.compile("adam")
+    rng = np.random.default_rng(seed)
+    randomize_biases(model, rng)
+    x = rng.standard_normal((2 * parallel.MIN_SHARD + 3, *model.input_shape))
+    y = rng.integers(0, 5, len(x))
+    assert parallel.shard_bounds(len(x)) is not None
+    errors = check_model(model, x, y, training=True, seed=seed)
+    assert len(errors) == len(model.parameters)
+    assert max(errors.values()) <= 1e-6, errors
+
+
+@needs_blas_control
+def test_each_shard_draws_its_own_dropout_mask(workers):
+    workers(2)
+    model = mini_lstm()
+    model.compile("adam")
+    x, y = data(model, 2 * parallel.MIN_SHARD)
+    x[parallel.MIN_SHARD:] = x[:parallel.MIN_SHARD]  # both shards see the same samples
+    model._ensure_built(x)
+    model.reseed(0)
+    _, logits = model.compute_gradients(x, y)
+    half = parallel.MIN_SHARD
+    assert not np.array_equal(logits[:half], logits[half:])
+
+
+@needs_blas_control
+@pytest.mark.parametrize("make", [seed_cnn, seed_lstm])
+def test_same_seed_and_workers_give_bit_identical_training(workers, make):
+    workers(2)
+    weights = []
+    for _ in range(2):
+        model = make(5, input_shape=(12, 12, 1) if make is seed_cnn else (12, 12))
+        model.compile("adam")
+        rng = np.random.default_rng(0)
+        x = rng.random((70, *model.input_shape), np.float32)
+        model.fit(x, rng.integers(0, 5, 70), batch_size=32, epochs=2, verbose=0, seed=4)
+        weights.append([p.copy() for p in model.parameters])
+    for a, b in zip(*weights, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_blas_control
+@pytest.mark.parametrize("make", [seed_cnn, seed_lstm])
+def test_sharded_inference_equals_whole_batch_inference(workers, make):
+    model = make(7)
+    rng = np.random.default_rng(0)
+    x = rng.random((300, *model.input_shape), np.float32)
+    workers(1)
+    whole = model.predict(x, batch_size=300)
+    workers(2)
+    assert parallel.shard_bounds(300) == [0, 150, 300]
+    sharded = model.predict(x, batch_size=300)
+    assert sharded.dtype == np.float32
+    np.testing.assert_allclose(sharded, whole, rtol=1e-5, atol=1e-7)
+
+
+def test_small_batches_and_one_worker_run_whole(workers):
+    workers(2)
+    assert parallel.shard_bounds(2 * parallel.MIN_SHARD - 1) is None
+    workers(1)
+    assert parallel.shard_bounds(1000) is None
+    workers(3)
+    if blas.controllable():
+        assert parallel.shard_bounds(100) == [0, 33, 66, 100]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_workers_rejects_impossible_counts(bad):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        parallel.set_workers(bad)
+
+
+def test_a_replica_shares_parameters_and_owns_everything_else():
+    model = mini_cnn()
+    model.build()
+    conv = model.layers[0]
+    twin = conv.replica()
+    assert all(twin.params[k] is conv.params[k] for k in conv.params)
+    assert all(twin.grads[k] is not conv.grads[k] for k in conv.grads)
+    assert twin.activation is not conv.activation
+
+
+@needs_blas_control
+def test_three_shards_and_a_shard_error_leaves_blas_as_it_was(workers):
+    workers(3)
+    model = mini_cnn()
+    model.compile("adam")
+    x, y = data(model, 40)
+    before = blas.threads()
+    model.compute_gradients(x, y)  # three shards, summed in order
+    assert blas.threads() == before
+    y_bad = y.copy()
+    y_bad[-1] = 99  # only the last shard sees the bad label
+    with pytest.raises(ValueError, match="labels must be in"):
+        model.compute_gradients(x, y_bad)
+    assert blas.threads() == before
+
+
+@needs_blas_control
+def test_single_threaded_blas_is_restored():
+    before = blas.threads()
+    with blas.single_threaded():
+        assert blas.threads() == 1
+    assert blas.threads() == before
+
+
+def test_serial_kernels_is_per_thread():
+    seen = {}
+    with serial_kernels():
+        seen["inside"] = use_pool()
+        other = threading.Thread(target=lambda: seen.setdefault("other", use_pool()))
+        other.start()
+        other.join()
+    assert seen == {"inside": False, "other": True}
+    assert use_pool() and not use_pool(10, threshold=11)
