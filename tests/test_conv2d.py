@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import check_layer
-from scratchnet.layers.conv2d import Conv2D, conv_output_size
+from scratchnet.layers.conv2d import INFERENCE_CHUNK_BYTES, Conv2D, conv_output_size
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
 # HYPOTHESIS_PROFILE=thorough; the slower checks below cap theirs lower.
@@ -255,3 +255,15 @@ def test_backward_in_chunks_equals_one_pass(monkeypatch, samples_per_chunk):
     chunked = layer.backprop(dy)
     assert layer._dcols.shape[0] == samples_per_chunk * layer._Ho * layer._Wo
     np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inference_chunk_keeps_the_im2col_matrix_within_its_budget(dtype):
+    conv = Conv2D(64, 3)
+    conv.build((13, 13, 32), dtype)  # the seed CNN's second conv
+    per_sample = 11 * 11 * 3 * 3 * 32 * np.dtype(dtype).itemsize
+    assert conv.inference_chunk == INFERENCE_CHUNK_BYTES // per_sample  # 30 in float32
+    assert conv.inference_chunk * per_sample <= INFERENCE_CHUNK_BYTES
+    huge = Conv2D(8, 1)
+    huge.build((2048, 2048, 1), dtype)  # one sample is over budget: still one at a time
+    assert huge.inference_chunk == 1

@@ -81,6 +81,7 @@ def test_inference_runs_in_chunks_and_equals_one_pass(dtype):
 def _check_inference_chunks(dtype):
     model = mini_cnn(dtype=np.dtype(dtype).name)
     model.compile("adam")  # the loss fuses the final softmax: logits() stops before it
+    model.build()  # Conv2D sizes its chunk from its im2col rows
     chunk = min(layer.inference_chunk for layer in model.layers if layer.inference_chunk)
     n = 2 * chunk + 37  # two full chunks and a ragged one
     x = np.random.default_rng(1).standard_normal((n, 10, 10, 1)).astype(dtype)

@@ -69,8 +69,8 @@ class Layer:
     #: (Dense, Conv2D: see ``scratchnet.layers.bias_activation``).
     fuses_activation = False
     #: At inference, the batch size this layer runs fastest at, if large batches hurt it
-    #: (Conv2D: its im2col matrix must stay cache-sized). A model runs inference in
-    #: chunks of the smallest such size through all its layers (see Sequential).
+    #: (Conv2D: its im2col matrix must stay cache-sized; set when built). A model runs
+    #: inference in chunks of the smallest such size through all its layers (Sequential).
     inference_chunk: int | None = None
 
     def __init__(self, activation=None, input_shape=None, name=None):

@@ -78,6 +78,13 @@ def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], paddin
 # (The forward gains nothing from chunking: backward needs the whole im2col matrix, so
 # it is written to memory regardless.)
 BACKWARD_CHUNK_BYTES = 2 << 20
+# At inference a model feeds this layer as many samples at a time as keep its im2col
+# matrix within about one core's L2 cache (it is 143 MB for the seed CNN's second conv at
+# N = 1024). For that conv, 4 MB is 30 samples. Predict at batch 1024, one shard per core
+# (scratchnet.parallel), measured about 16,000 samples/s in chunks of 128, 21,000 in
+# chunks of 32 and 20,000 in chunks of 16. (One process-wide pass over both cores
+# preferred chunks of 64, twice the size: two cores share one chunk's matrix there.)
+INFERENCE_CHUNK_BYTES = 4 << 20
 
 
 class Conv2D(Layer):
@@ -99,11 +106,6 @@ class Conv2D(Layer):
     """
 
     fuses_activation = True
-    # At inference a model feeds this layer 128 samples at a time, so that its im2col
-    # matrix stays cache-sized (143 MB for the seed CNN's second conv at N = 1024). The
-    # seed CNN's predict at batch 1024 measured about 5,800 samples/s with one pass per
-    # layer, 7,800 with only Conv2D chunked and 9,400 with the whole model chunked.
-    inference_chunk = 128
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  input_shape=None, name=None):
@@ -124,6 +126,8 @@ class Conv2D(Layer):
         self._Ho, self._pad_top = conv_output_size(H, kh, sh, self.padding)
         self._Wo, self._pad_left = conv_output_size(W, kw, sw, self.padding)
         self._K = kh * kw * C  # one im2col row: a receptive field across all channels
+        sample_bytes = self._Ho * self._Wo * self._K * self.dtype.itemsize
+        self.inference_chunk = max(1, INFERENCE_CHUNK_BYTES // sample_bytes)
         self.params = {
             # Keras's fans for a conv kernel: the receptive field times in/out channels.
             "W": glorot_uniform((kh, kw, C, F), kh * kw * C, kh * kw * F, rng, self.dtype),
