@@ -116,6 +116,8 @@ def thread_report(torch_module=None) -> dict:
     """The thread counts actually in use, per pool, plus the variables that set them."""
     import numba
 
+    from scratchnet import blas, parallel
+
     start_numba_threads()
     report = {
         "env": {var: os.environ.get(var) for var in
@@ -127,6 +129,11 @@ def thread_report(torch_module=None) -> dict:
         "blas": None,
         "torch_threads": None,
         "torch_interop_threads": None,
+        # scratchnet's data parallelism: shards per large batch, and whether it can hold
+        # BLAS to one thread inside them (without that it runs batches whole).
+        "workers": parallel.workers(),
+        "min_shard": parallel.MIN_SHARD,
+        "blas_control": [Path(lib.path).name for lib in blas.libraries()],
     }
     try:
         from threadpoolctl import threadpool_info
@@ -155,6 +162,11 @@ def format_thread_report(t: dict) -> str:
                          + (f", {p['threading_layer']}" if p.get("threading_layer") else ""))
     else:
         lines.append(f"- BLAS threads: unknown ({t['blas']})")
+    if t.get("workers") is not None:
+        control = ", ".join(t["blas_control"]) or "none found, so batches run whole"
+        lines.append(f"- scratchnet data parallelism: {t['workers']} shards per batch of "
+                     f">= {t['workers'] * t['min_shard']} samples; BLAS held to 1 thread "
+                     f"in them via: {control}")
     if t["torch_threads"] is not None:
         lines.append(f"- torch: {t['torch_threads']} intra-op, "
                      f"{t['torch_interop_threads']} inter-op threads")
