@@ -3,16 +3,22 @@ the optimizer, for the seed CNN and LSTM, with the share that is GEMM.
 
     python benchmarks/bench_profile.py --threads 2
 
-Each part is timed around the model's own calls (the same ones ``train_step`` makes),
-many steps in a row; the table gives each part's median and its share of the step. The
-GEMM column prices the matrix products of each layer alone, at the same shapes and
-thread count, so "step - GEMM" is the work a faster kernel could still remove.
+A step runs in shards, one per core (``scratchnet.parallel``), so the profile has two
+levels. The step: the whole ``train_step``, its shards (all at once), and what follows
+them (summing the shards' gradients, the optimizer). One shard: its samples through the
+same calls ``train_step`` makes, on one thread with serial kernels and single-threaded
+BLAS, as a shard runs, but with the other cores idle, so its parts add up to a little
+less than the shards take together (they share memory bandwidth). Each part's figure is
+the median over many steps. The GEMM column prices each layer's matrix products alone,
+at the shard's shapes and thread count, so "shard - GEMM" is the work a faster kernel
+could still remove. With one worker (or no BLAS control) the shard is the whole batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import ExitStack
 
 import common
 
@@ -60,9 +66,22 @@ def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
     return shapes
 
 
+def _shard_context(sharded: bool) -> ExitStack:
+    """What a shard's thread runs under: serial kernels and one BLAS thread."""
+    from scratchnet import blas
+    from scratchnet.kernels.threads import serial_kernels
+
+    stack = ExitStack()
+    if sharded:
+        stack.enter_context(serial_kernels())
+        stack.enter_context(blas.single_threaded())
+    return stack
+
+
 def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
     import numpy as np
 
+    from scratchnet import parallel
     from scratchnet.models import seed_cnn, seed_lstm
 
     rng = np.random.default_rng(0)
@@ -76,8 +95,22 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
     for _ in range(3):
         model.train_step(x, y)
 
+    # The step as it runs: its shards at once, then the gradient sum and the optimizer.
+    steps, grads, updates = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.compute_gradients(x, y)
+        middle = time.perf_counter()
+        model.optimizer.apply(model.parameters, model.gradients)
+        steps.append(time.perf_counter() - start)
+        grads.append(middle - start)
+        updates.append(time.perf_counter() - middle)
+
+    # One shard, part by part.
+    bounds = parallel.shard_bounds(batch)
+    shard = batch if bounds is None else bounds[1]
+    xs, ys = x[:shard], y[:shard]
     parts: dict[str, list[float]] = {}
-    steps = []
 
     def clock(name, fn, *args, **kwargs):
         start = time.perf_counter()
@@ -86,50 +119,67 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
         return result
 
     last = len(model.layers) - 1
-    for _ in range(repeats):
-        start = time.perf_counter()
-        h = x
-        for i, layer in enumerate(model.layers):  # the model's fused softmax: logits only
-            h = clock(f"{layer.name} forward", layer, h, training=True,
-                      apply_activation=i != last)
-        _, g = clock("loss", model.loss, h, y)
-        for i in range(last, -1, -1):
-            layer = model.layers[i]
-            g = clock(f"{layer.name} backward", layer.backprop, g, through_activation=i != last)
-        clock("optimizer", model.optimizer.apply, model.parameters, model.gradients)
-        steps.append(time.perf_counter() - start)
+    shard_times = []
+    with _shard_context(bounds is not None):
+        for _ in range(repeats + 2):
+            start = time.perf_counter()
+            h = xs
+            for i, layer in enumerate(model.layers):  # the model's fused softmax: logits only
+                h = clock(f"{layer.name} forward", layer, h, training=True,
+                          apply_activation=i != last)
+            _, g = clock("loss", model.loss, h, ys, batch_size=batch)
+            for i in range(last, -1, -1):
+                layer = model.layers[i]
+                g = clock(f"{layer.name} backward", layer.backprop, g,
+                          through_activation=i != last)
+            shard_times.append(time.perf_counter() - start)
 
-    gemm = {}
-    for name, pairs in _gemm_shapes(model, batch).items():
-        total = 0.0
-        for a_shape, b_shape in pairs:
-            a = rng.random(a_shape, np.float32)
-            b = rng.random(b_shape, np.float32)
-            c = np.empty((a_shape[0], b_shape[1]), np.float32)
-            total += _time(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), 15)
-        gemm[name] = total
+        gemm = {}
+        for name, pairs in _gemm_shapes(model, shard).items():
+            total = 0.0
+            for a_shape, b_shape in pairs:
+                a = rng.random(a_shape, np.float32)
+                b = rng.random(b_shape, np.float32)
+                c = np.empty((a_shape[0], b_shape[1]), np.float32)
+                total += _time(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), 15)
+            gemm[name] = total
 
-    step = sorted(steps)[len(steps) // 2]
-    rows = {name: sorted(v)[len(v) // 2] for name, v in parts.items()}
-    return {"model": model_name, "batch": batch, "step_s": step, "samples_per_s": batch / step,
-            "parts_s": rows, "gemm_s": gemm, "gemm_total_s": sum(gemm.values()),
-            "loadavg": common.loadavg()}
+    def median(v):
+        v = sorted(v[2:] if len(v) > repeats else v)  # the shard's first two runs warm it
+        return v[len(v) // 2]
+
+    step = median(steps)
+    return {"model": model_name, "batch": batch, "shards": 1 if bounds is None else len(bounds) - 1,
+            "shard_batch": shard, "step_s": step, "samples_per_s": batch / step,
+            "gradients_s": median(grads), "optimizer_s": median(updates),
+            "shard_s": median(shard_times),
+            "parts_s": {name: median(v) for name, v in parts.items()}, "gemm_s": gemm,
+            "gemm_total_s": sum(gemm.values()), "loadavg": common.loadavg()}
 
 
 def table(result: dict) -> str:
-    step = result["step_s"]
-    rows = [[name, common.fmt_time(t), f"{100 * t / step:.1f}%"]
+    step, shard = result["step_s"], result["shard_s"]
+    n, b = result["shards"], result["shard_batch"]
+    text = common.md_table(["the step", "median", "share of step"], [
+        [f"train_step, batch {result['batch']}", common.fmt_time(step), "100%"],
+        [f"its {n} shard(s), at once, with the loss" if n > 1 else "forward, loss, backward",
+         common.fmt_time(result["gradients_s"]), f"{100 * result['gradients_s'] / step:.1f}%"],
+        ["optimizer (after the gradient sum)", common.fmt_time(result["optimizer_s"]),
+         f"{100 * result['optimizer_s'] / step:.1f}%"],
+    ], right={1, 2})
+    rows = [[name, common.fmt_time(t), f"{100 * t / shard:.1f}%"]
             for name, t in sorted(result["parts_s"].items(), key=lambda kv: -kv[1])]
-    gemm_rows = [[f"GEMMs of {name}", common.fmt_time(t), f"{100 * t / step:.1f}%"]
+    gemm_rows = [[f"GEMMs of {name}", common.fmt_time(t), f"{100 * t / shard:.1f}%"]
                  for name, t in result["gemm_s"].items()]
-    text = common.md_table(["part of a training step", "median", "share of step"],
-                           rows, right={1, 2})
-    text += "\n\n" + common.md_table(["GEMM alone, same shapes", "median", "share of step"],
-                                     gemm_rows, right={1, 2})
+    text += "\n\n" + common.md_table(
+        [f"one shard ({b} samples, one thread)", "median", "share of shard"], rows, right={1, 2})
+    text += "\n\n" + common.md_table(["GEMM alone, same shapes and threads", "median",
+                                      "share of shard"], gemm_rows, right={1, 2})
     text += (f"\n\n{result['model']}: step {common.fmt_time(step)} "
-             f"({result['samples_per_s']:,.0f} samples/s); all GEMMs alone "
+             f"({result['samples_per_s']:,.0f} samples/s); one shard of {b} alone "
+             f"{common.fmt_time(shard)}, of which all GEMMs alone "
              f"{common.fmt_time(result['gemm_total_s'])} "
-             f"({100 * result['gemm_total_s'] / step:.0f}% of the step); "
+             f"({100 * result['gemm_total_s'] / shard:.0f}%); "
              f"load average {result['loadavg']}")
     return text
 
