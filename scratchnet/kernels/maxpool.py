@@ -74,6 +74,15 @@ def _maxpool_backward_sample(dyf, af, dxf, n):
         dxf[n, af[n, k]] += dyf[n, k]
 
 
+@njit(cache=True, nogil=True)
+def _flat_views(dy, argmax, out):
+    """dy, argmax and out as (N, elements of one sample) views, for the backward."""
+    N = out.shape[0]
+    per_out = dy.size // N if N > 0 else 0
+    return (dy.reshape(N, per_out), argmax.reshape(N, per_out),
+            out.reshape(N, out.size // N if N > 0 else 0))
+
+
 # -- parallel kernels (prange over the batch) and serial twins ------------------------------
 @njit(cache=True, nogil=True, parallel=True)
 def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
@@ -130,13 +139,8 @@ def maxpool_backward(dy, argmax, out):
     -------
     out
     """
-    N = out.shape[0]
-    per_sample = out.size // N if N > 0 else 0
-    per_out = dy.size // N if N > 0 else 0
-    dxf = out.reshape(N, per_sample)
-    dyf = dy.reshape(N, per_out)
-    af = argmax.reshape(N, per_out)
-    for n in prange(N):
+    dyf, af, dxf = _flat_views(dy, argmax, out)
+    for n in prange(out.shape[0]):
         _maxpool_backward_sample(dyf, af, dxf, n)
     return out
 
@@ -149,13 +153,8 @@ def maxpool_backward_serial(dy, argmax, out):
     -------
     out
     """
-    N = out.shape[0]
-    per_sample = out.size // N if N > 0 else 0
-    per_out = dy.size // N if N > 0 else 0
-    dxf = out.reshape(N, per_sample)
-    dyf = dy.reshape(N, per_out)
-    af = argmax.reshape(N, per_out)
-    for n in range(N):
+    dyf, af, dxf = _flat_views(dy, argmax, out)
+    for n in range(out.shape[0]):
         _maxpool_backward_sample(dyf, af, dxf, n)
     return out
 
