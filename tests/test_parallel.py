@@ -185,3 +185,19 @@ def test_serial_kernels_is_per_thread():
         other.join()
     assert seen == {"inside": False, "other": True}
     assert use_pool() and not use_pool(10, threshold=11)
+
+
+def test_openblas_is_found_among_the_mapped_libraries(tmp_path):
+    lib = tmp_path / "libscipy_openblas64_-abc.so"
+    lib.write_bytes(b"")
+    other = tmp_path / "libm.so.6"
+    other.write_bytes(b"")
+    maps = tmp_path / "maps"
+    maps.write_text(
+        f"7f00-7f01 r-xp 00000000 08:01 42   {lib}\n"
+        f"7f01-7f02 r--p 00001000 08:01 42   {lib}\n"
+        f"7f02-7f03 r-xp 00000000 08:01 43   {other}\n"
+        "7f03-7f04 rw-p 00000000 00:00 0\n"                      # anonymous: no path
+        "7f04-7f05 r-xp 00000000 08:01 44   /gone/libopenblas.so (deleted)\n")
+    assert blas._mapped_libraries(str(maps)) == [str(lib)]
+    assert blas._mapped_libraries(str(tmp_path / "absent")) == []
