@@ -9,8 +9,9 @@ NumPy has no API for this. NumPy's wheels ship OpenBLAS, whose C API can set the
 (``openblas_set_num_threads``; the scipy-openblas build NumPy uses prefixes and
 suffixes the names). On Linux the OpenBLAS libraries loaded in this process are listed
 in ``/proc/self/maps``; ctypes opens them again (the loader hands back the library
-already loaded) and calls that API. The setting is process-wide: OpenBLAS's
-``openblas_set_num_threads_local`` is not thread-local in its pthreads builds.
+already loaded) and calls that API. The setting is process-wide (OpenBLAS's
+``openblas_set_num_threads_local`` is not thread-local in its pthreads builds), so a
+GEMM that another thread of the program runs during a sharded step gets one thread too.
 
 Anywhere else (macOS's Accelerate, MKL, no /proc) :func:`controllable` is False and
 scratchnet keeps its single-process path, where BLAS threads itself.
