@@ -12,7 +12,7 @@ import numpy as np
 from scratchnet import parallel
 from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
-from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
+from scratchnet.losses import SparseCategoricalCrossentropy, check_labels, get_loss
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
@@ -246,10 +246,11 @@ class Sequential:
         bounds = parallel.shard_bounds(len(x)) if training else None
         if bounds is None:
             return self._gradients_on(self.layers, x, y, training, len(x))
+        y = check_labels(y, self.output_shape[-1], len(x))  # whole-batch errors, not a shard's
         sets = self._replicas.for_layers(self.layers, len(bounds) - 1)
         shards = parallel.run_shards(
             bounds, sets, lambda layers, xs, ys: self._gradients_on(layers, xs, ys, True, len(x)),
-            x, np.asarray(y))
+            x, y)
         self._replicas.sum_grads(self.layers)
         return sum(loss for loss, _ in shards), np.concatenate([z for _, z in shards])
 

@@ -161,10 +161,13 @@ def test_three_shards_and_a_shard_error_leaves_blas_as_it_was(workers):
     before = blas.threads()
     model.compute_gradients(x, y)  # three shards, summed in order
     assert blas.threads() == before
-    y_bad = y.copy()
-    y_bad[-1] = 99  # only the last shard sees the bad label
-    with pytest.raises(ValueError, match="labels must be in"):
-        model.compute_gradients(x, y_bad)
+
+    def fail(*args, **kwargs):
+        raise FloatingPointError("shard 2 failed")
+
+    model._replicas._sets[2][0].forward = fail  # only the last shard, in a pool thread
+    with pytest.raises(FloatingPointError, match="shard 2 failed"):
+        model.compute_gradients(x, y)
     assert blas.threads() == before
 
 
@@ -201,3 +204,13 @@ def test_openblas_is_found_among_the_mapped_libraries(tmp_path):
         "7f04-7f05 r-xp 00000000 08:01 44   /gone/libopenblas.so (deleted)\n")
     assert blas._mapped_libraries(str(maps)) == [str(lib)]
     assert blas._mapped_libraries(str(tmp_path / "absent")) == []
+
+
+@needs_blas_control
+def test_bad_labels_of_a_sharded_batch_are_reported_for_the_whole_batch(workers):
+    workers(2)
+    model = mini_cnn()
+    model.compile("adam")
+    x, y = data(model, 40)
+    with pytest.raises(ValueError, match=r"labels must have shape \(40,\), got \(39,\)"):
+        model.compute_gradients(x, y[:39])
