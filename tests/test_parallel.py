@@ -152,12 +152,17 @@ def test_a_replica_shares_parameters_and_owns_everything_else():
     assert twin.activation is not conv.activation
 
 
+def compiled_cnn(n):
+    """A compiled mini CNN and a batch of ``n`` samples for it."""
+    model = mini_cnn()
+    model.compile("adam")
+    return (model, *data(model, n))
+
+
 @needs_blas_control
 def test_three_shards_and_a_shard_error_leaves_blas_as_it_was(workers):
     workers(3)
-    model = mini_cnn()
-    model.compile("adam")
-    x, y = data(model, 40)
+    model, x, y = compiled_cnn(40)
     before = blas.threads()
     model.compute_gradients(x, y)  # three shards, summed in order
     assert blas.threads() == before
@@ -209,8 +214,6 @@ def test_openblas_is_found_among_the_mapped_libraries(tmp_path):
 @needs_blas_control
 def test_bad_labels_of_a_sharded_batch_are_reported_for_the_whole_batch(workers):
     workers(2)
-    model = mini_cnn()
-    model.compile("adam")
-    x, y = data(model, 40)
+    model, x, y = compiled_cnn(40)
     with pytest.raises(ValueError, match=r"labels must have shape \(40,\), got \(39,\)"):
         model.compute_gradients(x, y[:39])
