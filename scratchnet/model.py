@@ -197,9 +197,8 @@ class Sequential:
         if bounds is None:
             return self._infer_on(self.layers, x, logits)
         # Inference treats every sample on its own: each core takes a slice of the batch.
-        sets = self._replicas.for_layers(self.layers, len(bounds) - 1)
-        return np.concatenate(parallel.run_shards(
-            bounds, sets, lambda layers, xs: self._infer_on(layers, xs, logits), x))
+        return np.concatenate(self._replicas.run(
+            self.layers, bounds, lambda layers, xs: self._infer_on(layers, xs, logits), x))
 
     def _infer_on(self, layers, x: np.ndarray, logits: bool) -> np.ndarray:
         chunk = min((layer.inference_chunk for layer in layers if layer.inference_chunk),
@@ -247,10 +246,9 @@ class Sequential:
         if bounds is None:
             return self._gradients_on(self.layers, x, y, training, len(x))
         y = check_labels(y, self.output_shape[-1], len(x))  # whole-batch errors, not a shard's
-        sets = self._replicas.for_layers(self.layers, len(bounds) - 1)
-        shards = parallel.run_shards(
-            bounds, sets, lambda layers, xs, ys: self._gradients_on(layers, xs, ys, True, len(x)),
-            x, y)
+        shards = self._replicas.run(
+            self.layers, bounds,
+            lambda layers, xs, ys: self._gradients_on(layers, xs, ys, True, len(x)), x, y)
         self._replicas.sum_grads(self.layers)
         return sum(loss for loss, _ in shards), np.concatenate([z for _, z in shards])
 

@@ -104,6 +104,10 @@ class Replicas:
                 replicas[i].params = layer.params  # the very same arrays, also after a load
         return self._sets
 
+    def run(self, layers, bounds, fn, *arrays) -> list:
+        """:func:`run_shards` of ``fn`` on these replicas of ``layers``, one set per shard."""
+        return run_shards(bounds, self.for_layers(layers, len(bounds) - 1), fn, *arrays)
+
     def sum_grads(self, layers) -> None:
         """``layer.grads = sum over shards of replica.grads``, added in shard order."""
         for i, layer in enumerate(layers):
@@ -127,8 +131,9 @@ def run_shards(bounds, replica_sets, fn, *arrays) -> list:
             return fn(replica_sets[k], *(a[lo:hi] for a in arrays))
 
     shards = len(bounds) - 1
+    pool = _executor(shards - 1)
     with blas.single_threaded():
-        futures = [_executor(shards - 1).submit(one, k) for k in range(1, shards)]
+        futures = [pool.submit(one, k) for k in range(1, shards)]
         try:
             first = one(0)
         finally:
