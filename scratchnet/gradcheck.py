@@ -122,7 +122,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
     """
     def loss() -> float:
         # The very path whose gradients are checked: a batch large enough runs in
-        # shards (scratchnet.parallel), with their own dropout streams.
+        # shards (scratchnet.parallel).
         model.reseed(seed)
         return model.compute_gradients(x, y, training)[0]
 

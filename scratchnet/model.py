@@ -246,9 +246,15 @@ class Sequential:
         if bounds is None:
             return self._gradients_on(self.layers, x, y, training, len(x))
         y = check_labels(y, self.output_shape[-1], len(x))  # whole-batch errors, not a shard's
-        shards = self._replicas.run(
-            self.layers, bounds,
-            lambda layers, xs, ys: self._gradients_on(layers, xs, ys, True, len(x)), x, y)
+        drawn = [layer.draw(len(x)) for layer in self.layers]  # as unsharded, in batch order
+
+        def shard(layers, xs, ys, *noise):
+            for layer, u in zip(layers, noise, strict=True):
+                if u is not None:
+                    layer.drawn = u  # this shard's rows of the batch's draw
+            return self._gradients_on(layers, xs, ys, True, len(x))
+
+        shards = self._replicas.run(self.layers, bounds, shard, x, y, *drawn)
         self._replicas.sum_grads(self.layers)
         return sum(loss for loss, _ in shards), np.concatenate([z for _, z in shards])
 

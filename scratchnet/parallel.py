@@ -11,10 +11,12 @@ cores; ``benchmarks/`` has the current figures).
 How a training step runs on S workers (``Sequential.compute_gradients``):
 
 1. the batch is cut into S contiguous shards whose sizes differ by at most one;
-2. shard k runs forward, loss and backward on replica k of every layer
-   (:meth:`Layer.replica`): it shares the layer's ``params`` and has its own ``grads``,
-   caches and random stream;
-3. each shard's loss gradient is divided by the size of the whole batch, so the
+2. every layer that uses random numbers (Dropout) draws them for the whole batch, in
+   batch order, exactly as it would unsharded (:meth:`Layer.draw`);
+3. shard k runs forward, loss and backward on replica k of every layer
+   (:meth:`Layer.replica`): it shares the layer's ``params``, has its own ``grads`` and
+   caches, and takes its rows of the draws;
+4. each shard's loss gradient is divided by the size of the whole batch, so the
    replicas' grads, summed in shard order into the layers' own ``grads``, are the
    gradient of the whole batch's mean loss.
 
@@ -24,10 +26,11 @@ model's inference chunks.
 Inside a shard every kernel runs serially (``kernels.threads.serial_kernels``) and BLAS
 on one thread (``scratchnet.blas``): the shards already fill the cores.
 
-Reproducibility: the shards' dropout streams and the order of the gradient sums depend
-on the number of workers, so a seed gives bit-identical weights for a fixed number of
-workers (by default numba's thread count, i.e. the cores). :func:`set_workers` fixes it;
-``set_workers(1)`` turns data parallelism off.
+Reproducibility: the dropout masks depend on the seed alone, not on the number of
+workers, so one and two workers run the same training up to float rounding (the
+shards' GEMMs and the gradient sum add in another order). A seed gives bit-identical
+weights for a fixed number of workers (by default numba's thread count, i.e. the
+cores). :func:`set_workers` fixes it; ``set_workers(1)`` turns data parallelism off.
 """
 
 from __future__ import annotations
@@ -86,20 +89,18 @@ class Replicas:
 
     def __init__(self):
         self._sets: list[list] = []  # one list of replica layers per shard
-        self._parents: list = []  # the layer.rng each replica's stream was spawned from
 
     def for_layers(self, layers, shards: int) -> list[list]:
         """``shards`` lists of replicas of ``layers``, synchronised with them."""
         if len(self._sets) != shards or any(len(s) != len(layers) for s in self._sets):
             self._sets = [[layer.replica() for layer in layers] for _ in range(shards)]
-            self._parents = [None] * len(layers)
+            for replicas in self._sets:
+                for replica in replicas:
+                    # A replica draws nothing itself: it gets its rows of the batch's draw
+                    # (Layer.draw). Without a stream, a layer that drew anyway would fail
+                    # loudly instead of repeating its twin's numbers.
+                    replica.rng = None
         for i, layer in enumerate(layers):
-            if self._parents[i] is not layer.rng:
-                # Independent, reproducible streams: children of the layer's own stream,
-                # respawned whenever the model reseeds it (every fit).
-                for replicas, stream in zip(self._sets, layer.rng.spawn(shards), strict=True):
-                    replicas[i].rng = stream
-                self._parents[i] = layer.rng
             for replicas in self._sets:
                 replicas[i].params = layer.params  # the very same arrays, also after a load
         return self._sets
@@ -120,6 +121,8 @@ class Replicas:
 def run_shards(bounds, replica_sets, fn, *arrays) -> list:
     """``[fn(replica_sets[k], *(a[lo_k:hi_k] for a in arrays)) for each shard k]``, at once.
 
+    An array may be None, and is passed on as None.
+
     Shard 0 runs in the calling thread, the others in the shard pool; all of them with
     serial kernels and single-threaded BLAS. Every shard has finished when this returns,
     also when one of them raised (the first error is re-raised).
@@ -128,7 +131,7 @@ def run_shards(bounds, replica_sets, fn, *arrays) -> list:
     def one(k):
         lo, hi = bounds[k], bounds[k + 1]
         with serial_kernels():
-            return fn(replica_sets[k], *(a[lo:hi] for a in arrays))
+            return fn(replica_sets[k], *(None if a is None else a[lo:hi] for a in arrays))
 
     shards = len(bounds) - 1
     pool = _executor(shards - 1)

@@ -30,15 +30,13 @@ def data(model, n, seed=0):
 
 
 def gradients(make, dtype, n):
-    """(loss, logits, grads) of one training compute_gradients call, dropout off."""
+    """(loss, logits, grads) of one training compute_gradients call, dropout on, seed 0."""
     model = make(dtype)
     model.compile("adam")
-    for layer in model.layers:
-        if hasattr(layer, "rate"):
-            layer.rate = 0.0  # without dropout, whole batch and shards see one network
     x, y = data(model, n)
     model._ensure_built(x)
     randomize_biases(model, np.random.default_rng(1))
+    model.reseed(0)
     loss, logits = model.compute_gradients(x, y, training=True)
     return loss, logits, [g.copy() for g in model.gradients]
 
@@ -47,7 +45,10 @@ def gradients(make, dtype, n):
 @pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
 @pytest.mark.parametrize("n", [2 * parallel.MIN_SHARD, 37])
-def test_two_shards_compute_the_whole_batch_gradient(workers, make, dtype, tol, n):
+def test_two_shards_compute_the_whole_batch_gradient_with_its_dropout_masks(
+        workers, make, dtype, tol, n):
+    # The shards take their rows of the batch's dropout draw, so with the same seed the
+    # sharded step is the whole-batch step, up to rounding.
     workers(1)
     whole = gradients(make, dtype, n)
     workers(2)
@@ -62,11 +63,28 @@ def test_two_shards_compute_the_whole_batch_gradient(workers, make, dtype, tol, 
 
 
 @needs_blas_control
+@pytest.mark.parametrize("make", [seed_cnn, seed_lstm])
+def test_one_two_and_three_workers_train_alike_from_one_seed(workers, make):
+    weights = {}
+    for n in (1, 2, 3):
+        workers(n)
+        model = make(5, input_shape=(12, 12, 1) if make is seed_cnn else (12, 12),
+                     dtype="float64")
+        model.compile("adam")
+        rng = np.random.default_rng(0)
+        x = rng.random((70, *model.input_shape))
+        model.fit(x, rng.integers(0, 5, 70), batch_size=48, epochs=2, verbose=0, seed=4)
+        weights[n] = [p.copy() for p in model.parameters]
+    for n in (2, 3):
+        for a, b in zip(weights[n], weights[1], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+@needs_blas_control
 @pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
 @pytest.mark.parametrize("seed", range(3))
 def test_sharded_gradients_pass_the_finite_difference_check(workers, make, seed):
-    # With dropout on: each shard draws its own mask, and the check differentiates
-    # exactly the sharded loss.
+    # With dropout on: the check differentiates exactly the sharded loss.
     workers(2)
     model = make()
     model.compile("adam")
@@ -81,7 +99,7 @@ def test_sharded_gradients_pass_the_finite_difference_check(workers, make, seed)
 
 
 @needs_blas_control
-def test_each_shard_draws_its_own_dropout_mask(workers):
+def test_the_shards_take_different_rows_of_the_dropout_draw(workers):
     workers(2)
     model = mini_lstm()
     model.compile("adam")
@@ -92,6 +110,9 @@ def test_each_shard_draws_its_own_dropout_mask(workers):
     _, logits = model.compute_gradients(x, y)
     half = parallel.MIN_SHARD
     assert not np.array_equal(logits[:half], logits[half:])
+    # Every draw was consumed, and a replica has no stream of its own to repeat.
+    for replicas in model._replicas.for_layers(model.layers, 2):
+        assert all(r.rng is None and getattr(r, "drawn", None) is None for r in replicas)
 
 
 @needs_blas_control

@@ -120,6 +120,16 @@ class Layer:
         return input_shape
 
     # -- running ----------------------------------------------------------------------------
+    def draw(self, n: int) -> np.ndarray | None:
+        """The random numbers a training forward on ``n`` samples uses, drawn from ``self.rng``
+        now; ``None`` for a layer that uses none.
+
+        A sharded step (``scratchnet.parallel``) draws them for the whole batch and hands
+        each shard's replica its rows in ``self.drawn``, so the draws are the same for any
+        number of workers.
+        """
+        return None
+
     def __call__(self, x: np.ndarray, training: bool = False, apply_activation: bool = True):
         """Validate ``x`` and run the forward pass (and the activation, unless told not to)."""
         if not self.built:
