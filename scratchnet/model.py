@@ -92,6 +92,10 @@ class Sequential:
                 raise type(err)(f"while building layer {layer.name!r}: {err}") from err
         # The first layer's input gradient is never used: let it skip that work.
         self.layers[0].need_input_grad = False
+        # Nor is what the next layer never reads (an odd last row and column before a
+        # 'valid' 2x2 max-pool): let a layer that can, skip computing it.
+        for before, after in zip(self.layers, self.layers[1:]):
+            before.crop_output(after.input_window())
         self._replicas = parallel.Replicas()  # copies of the old layers are stale
 
     def _ensure_built(self, x) -> None:

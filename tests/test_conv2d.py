@@ -267,3 +267,38 @@ def test_inference_chunk_keeps_the_im2col_matrix_within_its_budget(dtype):
     huge = Conv2D(8, 1)
     huge.build((2048, 2048, 1), dtype)  # one sample is over budget: still one at a time
     assert huge.inference_chunk == 1
+
+
+@settings(deadline=None, max_examples=15)
+@given(cfg=configs(), seed=st.integers(0, 2**16), data=st.data())
+def test_a_cropped_output_is_the_top_left_of_the_whole_one(cfg, seed, data):
+    shape, kwargs = cfg
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    layer = Conv2D(**kwargs)
+    layer.build(shape[1:], np.float64, rng)
+    layer.params["b"][:] = rng.standard_normal(layer.filters)
+    Ho, Wo, F = layer.output_shape
+    h, w = data.draw(st.integers(1, Ho)), data.draw(st.integers(1, Wo))
+    y = layer(x, training=True)
+    dy = np.zeros(y.shape)
+    dy[:, :h, :w] = rng.standard_normal((shape[0], h, w, F))  # what a crop's reader sends
+    dx = layer.backward(dy)
+    dW = layer.grads["W"].copy()
+    layer.crop_output((h, w, F))
+    y_c = layer(x, training=True)
+    assert y_c.shape == (shape[0], h, w, F)
+    np.testing.assert_allclose(y_c, y[:, :h, :w], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(np.ascontiguousarray(dy[:, :h, :w])), dx,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], dW, rtol=1e-12, atol=1e-12)
+    layer.crop_output(None)
+    assert layer(x).shape == y.shape
+
+
+@pytest.mark.parametrize("crop", [(12, 5, 4), (5, 0, 4), (5, 5, 3)])
+def test_an_impossible_crop_is_refused(crop):
+    layer = Conv2D(4, 3)
+    layer.build((13, 7, 2))  # output (11, 5, 4)
+    with pytest.raises(ValueError, match=r"cannot crop an output of shape \(11, 5, 4\)"):
+        layer.crop_output(crop)

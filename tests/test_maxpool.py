@@ -163,3 +163,43 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
         layer.backprop(np.zeros((3, 2, 2, 1)))
     with pytest.raises(TypeError, match="p: expected a float64 upstream gradient"):
         layer.backprop(np.zeros((2, 2, 2, 1), np.float32))  # never silently cast
+
+
+@settings(deadline=None)
+@given(cfg=configs(), seed=st.integers(0, 2**16))
+def test_input_window_is_what_the_windows_read_and_is_enough(cfg, seed):
+    shape, kwargs = cfg
+    layer = MaxPool2D(**kwargs)
+    x = untied(shape, np.random.default_rng(seed))
+    y = layer(x, training=True)
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    dx = layer.backward(dy)
+    window = layer.input_window()
+    # Rows and columns the windows touch, by brute force.
+    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+    _, pt = conv_output_size(shape[1], ph, sh, layer.padding)
+    _, pl = conv_output_size(shape[2], pw, sw, layer.padding)
+    h = min(shape[1], (y.shape[1] - 1) * sh - pt + ph)
+    w = min(shape[2], (y.shape[2] - 1) * sw - pl + pw)
+    if layer.padding == "valid" and (h, w) != shape[1:3]:
+        assert window == (h, w, shape[3])
+    else:
+        assert window is None
+        return
+    # Given only the window, the pool computes the same output and the same gradient.
+    y_w = layer(np.ascontiguousarray(x[:, :h, :w]), training=True)
+    np.testing.assert_array_equal(y_w, y)
+    dx_w = layer.backward(dy)
+    assert dx_w.shape == (shape[0], h, w, shape[3])
+    np.testing.assert_array_equal(dx_w, dx[:, :h, :w])
+    assert not dx[:, h:].any() and not dx[:, :, w:].any()  # nothing outside was read
+
+
+def test_a_valid_pool_on_an_odd_map_reads_one_row_and_column_less():
+    layer = MaxPool2D()
+    layer.build((11, 11, 64))
+    assert layer.input_window() == (10, 10, 64)
+    layer.build((10, 10, 64))
+    assert layer.input_window() is None
+    with pytest.raises(ValueError, match=r"expected input of shape \(None, 10, 10, 64\)"):
+        layer(np.zeros((1, 9, 9, 64), np.float32))

@@ -18,6 +18,33 @@ def test_seed_models_count_what_keras_counts(capsys):
     assert text in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
+def test_a_conv_computes_only_what_its_pool_reads_and_nothing_changes(dtype, tol):
+    model = seed_cnn(7, dtype=dtype)  # maps 26, 13, 11, 5: the pool reads 10 x 10 of 11
+    model.compile("adam")
+    model.build()
+    conv1, conv2 = model.layers[0], model.layers[2]
+    assert (conv1._out, conv2._out) == ((26, 26), (10, 10))
+    assert conv2.output_shape == (11, 11, 64)  # Keras's shapes, as summary() shows
+    rng = np.random.default_rng(0)
+    randomize_biases(model, rng)
+    x, y = rng.random((5, 28, 28, 1)).astype(dtype), rng.integers(0, 7, 5)
+
+    def run():
+        model.reseed(0)
+        loss, logits = model.compute_gradients(x, y)
+        return loss, logits, [g.copy() for g in model.gradients]
+
+    cropped = run()
+    conv2.crop_output(None)  # the whole 11 x 11 map, which the pool also accepts
+    whole = run()
+    assert cropped[1].dtype == np.dtype(dtype)
+    assert cropped[0] == pytest.approx(whole[0], rel=tol)
+    np.testing.assert_allclose(cropped[1], whole[1], rtol=tol, atol=tol)
+    for a, b in zip(cropped[2], whole[2], strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol)
+
+
 @pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
 @pytest.mark.parametrize("seed", range(6))
 def test_whole_model_gradients_through_the_loss(make, seed):
@@ -84,7 +111,7 @@ def _check_inference_chunks(dtype):
     model.build()  # Conv2D sizes its chunk from its im2col rows
     chunk = min(layer.inference_chunk for layer in model.layers if layer.inference_chunk)
     n = 2 * chunk + 37  # two full chunks and a ragged one
-    x = np.random.default_rng(1).standard_normal((n, 10, 10, 1)).astype(dtype)
+    x = np.random.default_rng(1).standard_normal((n, *model.input_shape)).astype(dtype)
     randomize_biases(model, np.random.default_rng(2))
     seen = []
     first = model.layers[0]

@@ -119,6 +119,24 @@ class Layer:
         """Subclass hook: validate ``input_shape``, create ``self.params``, return output shape."""
         return input_shape
 
+    # -- reading and writing only what is used -------------------------------------------
+    def input_window(self) -> tuple[int, ...] | None:
+        """The leading part of each input sample this layer reads, if it reads only part.
+
+        A 'valid' 2x2 max-pool on 11 x 11 maps reads the top-left 10 x 10 and skips the
+        last row and column. A model then lets the layer before compute only that part
+        (:meth:`crop_output`), and this layer accepts it as its input. ``None``: the
+        layer reads its whole input.
+        """
+        return None
+
+    def crop_output(self, shape: tuple[int, ...] | None) -> None:
+        """Compute only the leading ``shape`` of each output sample (``None``: all of it).
+
+        The model calls this with the next layer's :meth:`input_window`. A layer that
+        cannot skip work ignores it, as here.
+        """
+
     # -- running ----------------------------------------------------------------------------
     def draw(self, n: int) -> np.ndarray | None:
         """The random numbers a training forward on ``n`` samples uses, drawn from ``self.rng``
@@ -159,7 +177,8 @@ class Layer:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
         expected = (None, *self.input_shape)
-        if x.ndim != len(expected) or x.shape[1:] != self.input_shape:
+        if x.ndim != len(expected) or x.shape[1:] not in (self.input_shape,
+                                                         self.input_window()):
             raise ValueError(
                 f"{self.name}: expected input of shape {expected} (batch first), got {x.shape}"
             )

@@ -12,6 +12,12 @@ Backward, with dY = dy.reshape(P, F), differentiates that one GEMM::
     dX = col2im(dY @ W.T)   (P, K)  -> (N, H, W, C)   skipped on a model's first layer
                                                        (a few samples at a time)
 
+Inside a model whose next layer reads only the top-left part of this layer's output
+(a 'valid' max-pool that skips an odd last row and column), the layer computes only
+that part: P counts only those positions, and the output is (N, h, w, F). The rest
+would be thrown away, and for the seed CNN's second conv it is 21 of 121 positions.
+See :meth:`Conv2D.crop_output`.
+
 Padding follows Keras/TensorFlow exactly (see :func:`conv_output_size`), so weights
 and outputs match Keras's Conv2D.
 
@@ -134,7 +140,23 @@ class Conv2D(Layer):
             "b": zeros((F,), self.dtype),
         }
         self._cols = self._dcols = self._n = None
+        self._out = (self._Ho, self._Wo)  # the (rows, columns) of output computed
         return self._Ho, self._Wo, F
+
+    def crop_output(self, shape):
+        """Compute only the top-left (h, w) of the output map; ``shape`` is (h, w, F) or None.
+
+        Called by a model with the next layer's ``input_window()``. The output is then
+        (N, h, w, F) instead of ``(N, *output_shape)``.
+        """
+        if shape is None:
+            self._out = (self._Ho, self._Wo)
+            return
+        h, w, f = shape
+        if not (0 < h <= self._Ho and 0 < w <= self._Wo and f == self.filters):
+            raise ValueError(f"{self.name}: cannot crop an output of shape {self.output_shape} "
+                             f"to {tuple(shape)}")
+        self._out = (h, w)
 
     def _buffer(self, attr: str, rows: int) -> np.ndarray:
         """A (rows, K) scratch matrix, reallocated only when the batch size changes."""
@@ -147,7 +169,7 @@ class Conv2D(Layer):
     def forward(self, x, training):
         """x (N, H, W, C) -> y (N, Ho, Wo, F). Caches the im2col matrix for backward."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        N, Ho, Wo, F = x.shape[0], self._Ho, self._Wo, self.filters
+        (N, F), (Ho, Wo) = (x.shape[0], self.filters), self._out
         cols = self._buffer("_cols", N * Ho * Wo)
         (im2col if use_pool() else im2col_serial)(
             np.ascontiguousarray(x), kh, kw, sh, sw, self._pad_top, self._pad_left,
@@ -161,7 +183,7 @@ class Conv2D(Layer):
         """dy (N, Ho, Wo, F) -> dx (N, H, W, C), or None when ``need_input_grad`` is False."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         N, F, cols = self._n, self.filters, self._cols
-        expected = None if N is None else (N, self._Ho, self._Wo, F)
+        expected = None if N is None else (N, *self._out, F)
         dY = self.check_upstream(dy, expected).reshape(-1, F)  # (P, F)
         if (self._relu_out is not None and not self.need_input_grad
                 and self._K <= small_k.MAX_K):
@@ -176,7 +198,7 @@ class Conv2D(Layer):
             return None  # first layer: the (P, K) GEMM and col2im would be wasted
         # dcols = dY W^T, then col2im, a few samples at a time: each chunk of dcols is
         # scattered while it is still in cache, instead of a (P, K) round trip to memory.
-        rows = self._Ho * self._Wo  # im2col rows per sample
+        rows = self._out[0] * self._out[1]  # im2col rows per sample
         step = max(1, BACKWARD_CHUNK_BYTES // (rows * self._K * self.dtype.itemsize))
         dcols = self._buffer("_dcols", min(step, N) * rows)
         Wt = self.params["W"].reshape(-1, F).T
@@ -186,6 +208,6 @@ class Conv2D(Layer):
             hi = min(lo + step, N)
             chunk = dcols[:(hi - lo) * rows]
             np.matmul(dY[lo * rows:hi * rows], Wt, out=chunk)
-            scatter(chunk.reshape(hi - lo, self._Ho, self._Wo, -1), kh, kw, sh, sw,
+            scatter(chunk.reshape(hi - lo, *self._out, -1), kh, kw, sh, sw,
                    self._pad_top, self._pad_left, dx[lo:hi])
         return dx

@@ -12,6 +12,10 @@ others, so each output's gradient goes to exactly one input::
 
 (``+=`` because with strides < pool_size one input can win two windows.) Padding
 follows Keras/TensorFlow; padded cells act as -inf and never win.
+
+With 'valid' padding the windows can miss the input's last row or column (2x2 on
+11 x 11 reads 10 x 10). :meth:`MaxPool2D.input_window` says so, and the pool then also
+accepts just that window as input: a model lets the conv before it skip the rest.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class MaxPool2D(Layer):
             strides, f"{self.name}: strides")
         self.padding = check_padding(self, padding)
         self._argmax = None  # (N, Ho, Wo, C) indices, reused while N is unchanged
+        self._x_shape = None  # shape of the last forward's input
 
     def _build(self, input_shape, rng):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
@@ -64,6 +69,13 @@ class MaxPool2D(Layer):
         self._argmax = None
         return self._Ho, self._Wo, C
 
+    def input_window(self):
+        """(h, w, C) read by a 'valid' pool whose windows miss the last rows or columns."""
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        H, W, C = self.input_shape
+        h, w = (self._Ho - 1) * sh + ph, (self._Wo - 1) * sw + pw
+        return (h, w, C) if self.padding == "valid" and (h, w) != (H, W) else None
+
     def forward(self, x, training):
         """x (N, H, W, C) -> y (N, Ho, Wo, C); records the argmax for backward."""
         (ph, pw), (sh, sw) = self.pool_size, self.strides
@@ -74,6 +86,7 @@ class MaxPool2D(Layer):
         kernel = maxpool_forward if use_pool() else maxpool_forward_serial
         kernel(np.ascontiguousarray(x), ph, pw, sh, sw, self._pad_top, self._pad_left, y,
                self._argmax)
+        self._x_shape = x.shape  # the whole input, or only the window it reads
         return y
 
     def backward(self, dy):
@@ -82,5 +95,5 @@ class MaxPool2D(Layer):
             return None  # a parameter-free layer first in a model has nothing to compute
         expected = None if self._argmax is None else self._argmax.shape
         dy = self.check_upstream(dy, expected)  # the kernel trusts argmax and dy to match
-        dx = np.empty((dy.shape[0], *self.input_shape), dtype=self.dtype)
+        dx = np.empty(self._x_shape, dtype=self.dtype)  # argmax indexes this shape
         return (maxpool_backward if use_pool() else maxpool_backward_serial)(dy, self._argmax, dx)
