@@ -7,6 +7,8 @@ dropout), which all derive from one seed so that a run can be repeated bit for b
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from scratchnet import parallel
@@ -94,7 +96,7 @@ class Sequential:
         self.layers[0].need_input_grad = False
         # Nor is what the next layer never reads (an odd last row and column before a
         # 'valid' 2x2 max-pool): let a layer that can, skip computing it.
-        for before, after in zip(self.layers, self.layers[1:]):
+        for before, after in pairwise(self.layers):
             before.crop_output(after.input_window())
         self._replicas = parallel.Replicas()  # copies of the old layers are stale
 
