@@ -42,7 +42,8 @@ def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
         out = []
         if kind == "Conv2D":
             kh, kw = layer.kernel_size
-            rows = batch * layer.output_shape[0] * layer.output_shape[1]
+            h, w, _ = layer.computed_shape  # only what the next layer reads
+            rows = batch * h * w
             k, f = kh * kw * layer.input_shape[2], layer.filters
             out = [((rows, k), (k, f)), ((k, rows), (rows, f))]
             if i > 0:

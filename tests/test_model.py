@@ -24,7 +24,7 @@ def test_a_conv_computes_only_what_its_pool_reads_and_nothing_changes(dtype, tol
     model.compile("adam")
     model.build()
     conv1, conv2 = model.layers[0], model.layers[2]
-    assert (conv1._out, conv2._out) == ((26, 26), (10, 10))
+    assert (conv1.computed_shape, conv2.computed_shape) == ((26, 26, 32), (10, 10, 64))
     assert conv2.output_shape == (11, 11, 64)  # Keras's shapes, as summary() shows
     rng = np.random.default_rng(0)
     randomize_biases(model, rng)

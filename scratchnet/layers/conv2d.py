@@ -143,6 +143,11 @@ class Conv2D(Layer):
         self._out = (self._Ho, self._Wo)  # the (rows, columns) of output computed
         return self._Ho, self._Wo, F
 
+    @property
+    def computed_shape(self) -> tuple[int, int, int]:
+        """The sample shape forward returns: ``output_shape``, or its crop."""
+        return (*self._out, self.filters)
+
     def crop_output(self, shape):
         """Compute only the top-left (h, w) of the output map; ``shape`` is (h, w, F) or None.
 
