@@ -7,6 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scratchnet.kernels.im2col import (
+    NARROW_RUN,
     col2im,
     col2im_reference,
     col2im_serial,
@@ -72,6 +73,24 @@ def test_im2col_equals_reference(kernel, dtype, geo, seed):
     assert got is out and out.dtype == dtype
     np.testing.assert_array_equal(out, ref)  # a pure copy: bit-identical
     np.testing.assert_array_equal(ref, naive_im2col(x, kh, kw, sh, sw, pt, pl, Ho, Wo))
+
+
+@pytest.mark.parametrize("kernel", [im2col, im2col_serial], ids=["parallel", "serial"])
+@pytest.mark.parametrize("kw,C", [(3, 1), (7, 1), (3, 2), (3, 3), (2, 5), (4, 4)])
+@pytest.mark.parametrize("padding,strides", [("valid", (1, 1)), ("same", (2, 3))])
+def test_both_copy_orders_equal_the_definition(kernel, kw, C, padding, strides):
+    # kw*C below NARROW_RUN copies column by column, from it on window row by window row.
+    assert NARROW_RUN == 10, "the cases straddle NARROW_RUN: move them with it"
+    shape, k = (2, 9, 11, C), (3, kw)
+    Ho, Wo, pt, pl = plan(shape, k, strides, padding)
+    x = np.random.default_rng(kw * C).standard_normal(shape).astype(np.float32)
+    out = np.full((2, Ho, Wo, 3 * kw * C), np.nan, dtype=np.float32)
+    kernel(x, 3, kw, *strides, pt, pl, out)
+    np.testing.assert_array_equal(out, naive_im2col(x, 3, kw, *strides, pt, pl, Ho, Wo))
+    # A top-left crop of the output (a Conv2D computing only what its pool reads).
+    crop = np.full((2, Ho - 1, Wo - 1, 3 * kw * C), np.nan, dtype=np.float32)
+    kernel(x, 3, kw, *strides, pt, pl, crop)
+    np.testing.assert_array_equal(crop, out[:, :-1, :-1])
 
 
 @pytest.mark.parametrize("kernel", [col2im, col2im_serial], ids=["parallel", "serial"])

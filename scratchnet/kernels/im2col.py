@@ -32,11 +32,70 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+# Below this many values in a window row (kw*C), a sample is copied one column of cols at
+# a time instead of one window row at a time. Measured with 3 x 3 kernels on 30 samples
+# of 28 x 28 ('same'), narrow against wide: C = 1 0.22 / 0.40 ms, C = 3 0.59 / 0.64 ms,
+# C = 4 0.81 / 0.69 ms. (The seed CNN's first conv, 'valid': 0.09 against 0.26 ms.)
+NARROW_RUN = 10
+
 
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
 @njit(cache=True, nogil=True)
 def _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """Write ``out[n]``, the rows of sample ``n``; the arguments are as in :func:`im2col`."""
+    if kw * x.shape[3] < NARROW_RUN:
+        _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    else:
+        _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
+
+
+@njit(cache=True, nogil=True)
+def _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
+    """:func:`_im2col_sample` for short window rows: one column of cols at a time.
+
+    A run of kw*C = 3 values (a 3 x 3 kernel on one channel) is too short to copy
+    efficiently, so here the inner loop runs along an output row instead: column
+    (a, b, c) of cols, for j = 0..Wo-1, reads x[n, r, j*sw + b - pad_left, c]. The
+    in-bounds range of j is worked out once, so that loop has no branch.
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    Ho, Wo = out.shape[1], out.shape[2]
+    if (sh == 1 and sw == 1 and pad_top == 0 and pad_left == 0
+            and Ho - 1 + kh <= H and Wo - 1 + kw <= W):
+        # The common case ('valid', stride 1): every window lies inside x, and written
+        # like this numba sees that every index is >= 0, drops its negative-index
+        # wraparound and vectorizes the copy (0.09 against 0.16 ms at the seed CNN's
+        # first conv, 30 samples).
+        for i in range(Ho):
+            for a in range(kh):
+                for b in range(kw):
+                    for c in range(C):
+                        col = (a * kw + b) * C + c
+                        for j in range(Wo):
+                            out[n, i, j, col] = x[n, i + a, j + b, c]
+        return
+    for i in range(Ho):
+        for a in range(kh):
+            r = i * sh - pad_top + a
+            for b in range(kw):
+                # j in [j_lo, j_hi) reads column s = j*sw + b - pad_left inside [0, W).
+                j_lo = min(Wo, max(0, (pad_left - b + sw - 1) // sw))
+                j_hi = max(j_lo, min(Wo, (W - 1 + pad_left - b) // sw + 1))
+                if r < 0 or r >= H:
+                    j_lo = j_hi = Wo  # the whole window row is padding
+                for c in range(C):
+                    col = (a * kw + b) * C + c
+                    for j in range(j_lo):
+                        out[n, i, j, col] = 0
+                    for j in range(j_lo, j_hi):
+                        out[n, i, j, col] = x[n, r, j * sw + b - pad_left, c]
+                    for j in range(j_hi, Wo):
+                        out[n, i, j, col] = 0
+
+
+@njit(cache=True, nogil=True)
+def _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
+    """:func:`_im2col_sample` for window rows of at least ``NARROW_RUN`` values."""
     N, H, W, C = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     # Row r of one sample, x[n, r], is W*C contiguous values, and a window row
