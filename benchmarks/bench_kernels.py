@@ -67,12 +67,11 @@ def seed_cases(tiny: bool = False) -> list[Case]:
     def randn(*shape):
         return rng.standard_normal(shape).astype(F32)
 
-    def im2col_args(h, c):  # a valid 3x3 convolution, stride 1
-        x, ho = randn(n, h, h, c), h - 2
+    def im2col_args(h, c, ho):  # a valid 3x3 convolution, stride 1, ho x ho computed
+        x = randn(n, h, h, c)
         return lambda: (x.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, ho, ho, 9 * c), F32))
 
-    def col2im_args(h, c):
-        ho = h - 2
+    def col2im_args(h, c, ho):
         cols = randn(n, ho, ho, 9 * c)
         return lambda: (cols.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, h, h, c), F32))
 
@@ -80,10 +79,11 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         ho = h // 2
         return (n, h, h, c), (n, ho, ho, c)
 
-    def pool_fwd_args(h, c):
+    def pool_fwd_args(h, c, training=True):  # at inference the pool records no argmax
         xs, ys = pool_shapes(h, c)
         x = randn(*xs)
-        return lambda: (x.copy(), 2, 2, 2, 2, 0, 0, np.empty(ys, F32), np.empty(ys, np.int32))
+        return lambda: (x.copy(), 2, 2, 2, 2, 0, 0, np.empty(ys, F32),
+                        np.empty(ys, np.int32) if training else None)
 
     def pool_bwd_args(h, c):
         from scratchnet.kernels.maxpool import maxpool_forward_reference
@@ -138,13 +138,15 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         a = randn(p, f)
         return lambda: (a.copy(), np.empty(f, F32))
 
-    conv1_rows, conv2_rows = n * 26 * 26, n * 11 * 11
+    # The second conv computes only the 10 x 10 of its 11 x 11 map that its pool reads.
+    conv1_rows, conv2_rows = n * 26 * 26, n * 10 * 10
     infer_n = 2 if tiny else 1024  # predict's batch size in the e2e section
     lstm_shape = f"zx, zh ({n},{4 * hidden}), c ({n},{hidden}); x{t_steps} steps"
     return [
-        Case("im2col", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)", im2col_args(28, 1)),
-        Case("im2col", "conv2", f"({n},13,13,32) k3 -> ({n},11,11,288)", im2col_args(13, 32)),
-        Case("col2im", "conv2", f"({n},11,11,288) -> ({n},13,13,32)", col2im_args(13, 32)),
+        Case("im2col", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)", im2col_args(28, 1, 26)),
+        Case("im2col", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
+             im2col_args(13, 32, 10)),
+        Case("col2im", "conv2", f"({n},10,10,288) -> ({n},13,13,32)", col2im_args(13, 32, 10)),
         Case("bias_relu", "conv1", f"({conv1_rows},32) + (32,)", rows_args(conv1_rows, 32)),
         Case("bias_relu", "conv2", f"({conv2_rows},64) + (64,)", rows_args(conv2_rows, 64)),
         Case("bias_relu", "dense1", f"({n},128) + (128,)", rows_args(n, 128)),
@@ -160,11 +162,13 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("column_sums", "dense2", f"({n},{classes}) -> ({classes},)", sums_args(n, classes)),
         Case("maxpool_forward", "pool1", f"({n},26,26,32) -> ({n},13,13,32)",
              pool_fwd_args(26, 32)),
-        Case("maxpool_forward", "pool2", f"({n},11,11,64) -> ({n},5,5,64)", pool_fwd_args(11, 64)),
+        Case("maxpool_forward", "pool1 (inference)", f"({n},26,26,32) -> ({n},13,13,32), "
+             "no argmax", pool_fwd_args(26, 32, training=False)),
+        Case("maxpool_forward", "pool2", f"({n},10,10,64) -> ({n},5,5,64)", pool_fwd_args(10, 64)),
         Case("maxpool_backward", "pool1", f"({n},13,13,32) -> ({n},26,26,32)",
              pool_bwd_args(26, 32)),
-        Case("maxpool_backward", "pool2", f"({n},5,5,64) -> ({n},11,11,64)",
-             pool_bwd_args(11, 64)),
+        Case("maxpool_backward", "pool2", f"({n},5,5,64) -> ({n},10,10,64)",
+             pool_bwd_args(10, 64)),
         Case("lstm_forward_step", "lstm", lstm_shape, lstm_fwd_args(), calls=t_steps),
         Case("lstm_backward_step", "lstm", lstm_shape, lstm_bwd_args(), calls=t_steps),
         Case("lstm_infer_step", "lstm (inference)",

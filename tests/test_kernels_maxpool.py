@@ -37,13 +37,20 @@ def geometries(draw):
 
 def run(forward, x, geo, index_dtype):
     shape, (ph, pw), (sh, sw), padding = geo
-    Ho, pt = conv_output_size(shape[1], ph, sh, padding)
-    Wo, pl = conv_output_size(shape[2], pw, sw, padding)
+    Ho, Wo = (conv_output_size(shape[1], ph, sh, padding)[0],
+              conv_output_size(shape[2], pw, sw, padding)[0])
     y = np.full((shape[0], Ho, Wo, shape[3]), np.nan, dtype=x.dtype)
     arg = np.full(y.shape, -7, dtype=index_dtype)
-    got = forward(x, ph, pw, sh, sw, pt, pl, y, arg)
+    got = forward(x, *geo_args(geo), y, arg)
     assert got[0] is y and got[1] is arg
     return y, arg
+
+
+def geo_args(geo):
+    """The kernels' (ph, pw, sh, sw, pad_top, pad_left) for a geometry."""
+    shape, (ph, pw), (sh, sw), padding = geo
+    return (ph, pw, sh, sw, conv_output_size(shape[1], ph, sh, padding)[1],
+            conv_output_size(shape[2], pw, sw, padding)[1])
 
 
 def naive_maxpool(x, geo):
@@ -78,6 +85,10 @@ def test_forward_equals_reference(forward, dtype, index_dtype, geo, seed, ties):
     y_ref, arg_ref = run(maxpool_forward_reference, x, geo, index_dtype)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(arg, arg_ref)
+    # Inference passes no argmax: the same maxima, from a separately compiled loop.
+    y_only = np.full_like(y, np.nan)
+    assert forward(x, *geo_args(geo), y_only, None)[1] is None
+    np.testing.assert_array_equal(y_only, y)
     y_def, arg_def = naive_maxpool(x, geo)
     np.testing.assert_array_equal(y_ref, y_def)
     np.testing.assert_array_equal(arg_ref, arg_def)
@@ -130,6 +141,9 @@ def test_padding_never_wins_even_against_minus_inf():
         y, arg = run(forward, x, geo, np.int64)
         np.testing.assert_array_equal(y[0, :, :, 0], [[-np.inf, -np.inf], [-np.inf, -5.0]])
         np.testing.assert_array_equal(arg[0, :, :, 0], [[0, 2], [6, 8]])
+        y_only = np.full_like(y, np.nan)
+        forward(x, *geo_args(geo), y_only, None)
+        np.testing.assert_array_equal(y_only, y)
 
 
 def test_overlapping_windows_accumulate():

@@ -60,15 +60,16 @@ def test_forward_matches_the_definition(cfg, seed):
     shape, kwargs = cfg
     layer = MaxPool2D(**kwargs)
     x = np.random.default_rng(seed).standard_normal(shape)
-    y = layer(x)
+    y = layer(x)  # inference: no argmax kept
     np.testing.assert_array_equal(y, naive_maxpool(x, layer.pool_size, layer.strides,
                                                    layer.padding))
+    np.testing.assert_array_equal(layer(x, training=True), y)
 
 
 def test_backward_routes_each_gradient_to_exactly_one_input():
     x = untied((2, 4, 4, 3), np.random.default_rng(0))
     layer = MaxPool2D()
-    y = layer(x)
+    y = layer(x, training=True)
     dx = layer.backprop(np.ones_like(y))
     # Non-overlapping 2x2 windows: a 1 exactly where x equals its window's max, 0 elsewhere.
     window_max = np.repeat(np.repeat(y, 2, axis=1), 2, axis=2)
@@ -80,7 +81,7 @@ def test_overlapping_windows_accumulate_on_a_shared_maximum():
     x = np.zeros((1, 3, 3, 1))
     x[0, 1, 1, 0] = 5.0  # the centre wins all four 2x2 windows at stride 1
     layer = MaxPool2D(2, strides=1)
-    y = layer(x)
+    y = layer(x, training=True)
     np.testing.assert_array_equal(y[0, :, :, 0], np.full((2, 2), 5.0))
     dx = layer.backprop(np.arange(1.0, 5.0).reshape(1, 2, 2, 1))
     assert dx[0, 1, 1, 0] == 10.0 and dx.sum() == 10.0
@@ -158,7 +159,10 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
     layer.build((4, 4, 1), np.float64)
     with pytest.raises(RuntimeError, match="p: backward called before any forward"):
         layer.backprop(np.zeros((2, 2, 2, 1)))
-    layer(np.zeros((2, 4, 4, 1)))
+    layer(np.zeros((2, 4, 4, 1)))  # inference records no argmax
+    with pytest.raises(RuntimeError, match="p: backward needs a forward pass with training=True"):
+        layer.backprop(np.zeros((2, 2, 2, 1)))
+    layer(np.zeros((2, 4, 4, 1)), training=True)
     with pytest.raises(ValueError, match=r"p: expected an upstream gradient of shape \(2, 2, 2, 1"):
         layer.backprop(np.zeros((3, 2, 2, 1)))
     with pytest.raises(TypeError, match="p: expected a float64 upstream gradient"):

@@ -36,7 +36,8 @@ from numba import njit, prange
 # slower than with the loop written in place (the other helpers measured no difference).
 @njit(cache=True, nogil=True, inline="always")
 def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n):
-    """Write ``out[n]`` and ``argmax[n]``; the arguments are as in :func:`maxpool_forward`."""
+    """Write ``out[n]`` and ``argmax[n]`` (unless None); the arguments are as in
+    :func:`maxpool_forward`."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     Ho, Wo = out.shape[1], out.shape[2]
     for i in range(Ho):
@@ -52,6 +53,14 @@ def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n
             r, s = r0 + a_lo, s0 + b_lo
             for c in range(C):
                 out[n, i, j, c] = x[n, r, s, c]
+            if argmax is None:  # inference: the max alone, a loop that vectorizes
+                for a in range(a_lo, a_hi):
+                    for b in range(b_lo, b_hi):
+                        for c in range(C):
+                            # max(m, v) is v only if v > m: ties keep the first, as below
+                            out[n, i, j, c] = max(out[n, i, j, c], x[n, r0 + a, s0 + b, c])
+                continue
+            for c in range(C):
                 argmax[n, i, j, c] = (r * W + s) * C + c
             for a in range(a_lo, a_hi):
                 r = r0 + a
@@ -100,8 +109,10 @@ def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
         window must hold at least one in-bounds cell, as Keras's rules guarantee
         (pad_before < pool size); the caller checks this, the kernel does not.
     out : ndarray, shape (N, Ho, Wo, C), same dtype as ``x``; overwritten.
-    argmax : ndarray of int32 or int64, shape (N, Ho, Wo, C); overwritten
-        with flat indices into ``x[n]`` (0 <= index < H*W*C).
+    argmax : ndarray of int32 or int64, shape (N, Ho, Wo, C), or None
+        Overwritten with flat indices into ``x[n]`` (0 <= index < H*W*C). None at
+        inference, where nothing needs them: numba then compiles a version without
+        them (it prunes the ``argmax is None`` branch), whose max loop vectorizes.
 
     Returns
     -------
@@ -178,7 +189,8 @@ def maxpool_forward_reference(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax)
             best = np.where(take, v, best)
             where = np.where(take, flat, where)
     out[...] = best
-    argmax[...] = where
+    if argmax is not None:
+        argmax[...] = where
     return out, argmax
 
 

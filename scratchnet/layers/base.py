@@ -195,11 +195,11 @@ class Layer:
         whose numba kernels index without bounds checks call this, so a wrong shape never
         reaches them; a wrong dtype is refused rather than silently cast.
         """
-        if expected is None:
-            raise RuntimeError(f"{self.name}: backward called before any forward pass")
         if self._inference_pass:
             raise RuntimeError(f"{self.name}: backward needs a forward pass with training=True; "
                                "the last forward was inference, which keeps nothing for it")
+        if expected is None:
+            raise RuntimeError(f"{self.name}: backward called before any forward pass")
         if getattr(dy, "shape", None) != tuple(expected):
             raise ValueError(f"{self.name}: expected an upstream gradient of shape {expected} "
                              f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")

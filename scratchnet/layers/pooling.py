@@ -77,15 +77,16 @@ class MaxPool2D(Layer):
         return (h, w, C) if self.padding == "valid" and (h, w) != (H, W) else None
 
     def forward(self, x, training):
-        """x (N, H, W, C) -> y (N, Ho, Wo, C); records the argmax for backward."""
+        """x (N, H, W, C) -> y (N, Ho, Wo, C); in training, records the argmax for backward."""
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         shape = (x.shape[0], self._Ho, self._Wo, self.input_shape[2])
-        if self._argmax is None or self._argmax.shape != shape:
+        if training and (self._argmax is None or self._argmax.shape != shape):
             self._argmax = np.empty(shape, dtype=self._index_dtype)
+        self._inference_pass = not training  # then backward has no argmax to follow
         y = np.empty(shape, dtype=self.dtype)
         kernel = maxpool_forward if use_pool() else maxpool_forward_serial
         kernel(np.ascontiguousarray(x), ph, pw, sh, sw, self._pad_top, self._pad_left, y,
-               self._argmax)
+               self._argmax if training else None)  # inference: the max only, faster
         self._x_shape = x.shape  # the whole input, or only the window it reads
         return y
 
