@@ -172,7 +172,7 @@ class Conv2D(Layer):
         return buf
 
     def forward(self, x, training):
-        """x (N, H, W, C) -> y (N, Ho, Wo, F). Caches the im2col matrix for backward."""
+        """x (N, H, W, C) -> y (N, Ho, Wo, F) or its crop; caches im2col for backward."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         (N, F), (Ho, Wo) = (x.shape[0], self.filters), self._out
         cols = self._buffer("_cols", N * Ho * Wo)
