@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from scratchnet.gradcheck import check_layer
 from scratchnet.layers.conv2d import INFERENCE_CHUNK_BYTES, Conv2D, conv_output_size
+from scratchnet.layers.pooling import MaxPool2D
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
 # HYPOTHESIS_PROFILE=thorough; the slower checks below cap theirs lower.
@@ -302,3 +303,34 @@ def test_an_impossible_crop_is_refused(crop):
     layer.build((13, 7, 2))  # output (11, 5, 4)
     with pytest.raises(ValueError, match=r"cannot crop an output of shape \(11, 5, 4\)"):
         layer.crop_output(crop)
+
+
+@settings(deadline=None, max_examples=40)
+@given(cfg=configs(), pool=st.integers(1, 3), pool_stride=st.integers(1, 3),
+       pool_padding=st.sampled_from(["valid", "same"]),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_pooled_is_the_pool_of_the_conv_bit_for_bit(cfg, pool, pool_stride, pool_padding, dtype,
+                                                    seed):
+    shape, kwargs = cfg
+    rng = np.random.default_rng(seed)
+    conv = Conv2D(**{**kwargs, "activation": "relu"})
+    conv.build(shape[1:], dtype, rng)
+    Ho, Wo, _ = conv.output_shape
+    assume(pool_padding == "same" or pool <= min(Ho, Wo))
+    conv.params["b"][:] = rng.standard_normal(conv.filters)  # some negative: ReLU zeroes
+    layer = MaxPool2D(pool, strides=pool_stride, padding=pool_padding)
+    layer.build(conv.output_shape, dtype)
+    assert conv.pools_first(layer)
+    x = rng.standard_normal(shape).astype(dtype)
+    y = conv.pooled(x, layer)
+    assert y.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(y, layer(conv(x)))  # bias and ReLU commute with the max
+
+
+@pytest.mark.parametrize("activation", [None, "tanh", "sigmoid"])
+def test_only_a_relu_conv_pools_first(activation):
+    conv, pool = Conv2D(2, 3, activation=activation), MaxPool2D()
+    conv.build((6, 6, 1))
+    assert not conv.pools_first(pool)
+    assert Conv2D(2, 3, activation="relu").pools_first(pool)
+    assert not Conv2D(2, 3, activation="relu").pools_first(Conv2D(2, 3))

@@ -119,6 +119,14 @@ class Layer:
         """Subclass hook: validate ``input_shape``, create ``self.params``, return output shape."""
         return input_shape
 
+    #: True for a layer that commutes with every increasing function applied channel by
+    #: channel, f(g(x)) = g(f(x)): a max-pool. A conv's bias and ReLU can then run after it.
+    commutes_with_increasing = False
+
+    def pools_first(self, after: Layer) -> bool:
+        """Whether ``self.pooled(x, after)`` computes ``after(self(x))`` at inference, faster."""
+        return False
+
     # -- reading and writing only what is used -------------------------------------------
     def input_window(self) -> tuple[int, ...] | None:
         """The leading part of each input sample this layer reads, if it reads only part.

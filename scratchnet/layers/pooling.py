@@ -50,6 +50,10 @@ class MaxPool2D(Layer):
         As in :class:`~scratchnet.layers.base.Layer`.
     """
 
+    # max(g(a), g(b)) = g(max(a, b)) for an increasing g, also in floating point: rounding
+    # is increasing too. Padded cells never win, so 'same' padding keeps this.
+    commutes_with_increasing = True
+
     def __init__(self, pool_size=2, strides=None, padding="valid", input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
         self.pool_size = int_pair(pool_size, f"{self.name}: pool_size")
