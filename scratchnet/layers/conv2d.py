@@ -86,11 +86,11 @@ def check_image_shape(layer: Layer, input_shape, window: tuple[int, int], paddin
 # it is written to memory regardless.)
 BACKWARD_CHUNK_BYTES = 2 << 20
 # At inference a model feeds this layer as many samples at a time as keep its im2col
-# matrix within about one core's L2 cache (it is 143 MB for the seed CNN's second conv at
-# N = 1024). For that conv, 4 MB is 30 samples. Predict at batch 1024, one shard per core
-# (scratchnet.parallel), measured about 16,000 samples/s in chunks of 128, 21,000 in
-# chunks of 32 and 20,000 in chunks of 16. (One process-wide pass over both cores
-# preferred chunks of 64, twice the size: two cores share one chunk's matrix there.)
+# matrix within about one core's L2 cache (it is 118 MB for the seed CNN's second conv at
+# N = 1024, with the 10 x 10 outputs its pool reads). For that conv, 4 MB is 36 samples.
+# Predict at batch 1024, one shard per core (scratchnet.parallel), measured in one
+# process (samples/s): chunks of 10 20,200-20,800, 16 23,400-24,000, 30 24,500-26,200,
+# 40 24,900-27,000, 56 24,000-27,200, 80 23,000-24,800, 128 22,000-22,600.
 INFERENCE_CHUNK_BYTES = 4 << 20
 
 
@@ -133,15 +133,13 @@ class Conv2D(Layer):
         self._Ho, self._pad_top = conv_output_size(H, kh, sh, self.padding)
         self._Wo, self._pad_left = conv_output_size(W, kw, sw, self.padding)
         self._K = kh * kw * C  # one im2col row: a receptive field across all channels
-        sample_bytes = self._Ho * self._Wo * self._K * self.dtype.itemsize
-        self.inference_chunk = max(1, INFERENCE_CHUNK_BYTES // sample_bytes)
         self.params = {
             # Keras's fans for a conv kernel: the receptive field times in/out channels.
             "W": glorot_uniform((kh, kw, C, F), kh * kw * C, kh * kw * F, rng, self.dtype),
             "b": zeros((F,), self.dtype),
         }
         self._cols = self._dcols = self._n = None
-        self._out = (self._Ho, self._Wo)  # the (rows, columns) of output computed
+        self.crop_output(None)
         return self._Ho, self._Wo, F
 
     @property
@@ -155,14 +153,13 @@ class Conv2D(Layer):
         Called by a model with the next layer's ``input_window()``. The output is then
         (N, h, w, F) instead of ``(N, *output_shape)``.
         """
-        if shape is None:
-            self._out = (self._Ho, self._Wo)
-            return
-        h, w, f = shape
+        h, w, f = (self._Ho, self._Wo, self.filters) if shape is None else shape
         if not (0 < h <= self._Ho and 0 < w <= self._Wo and f == self.filters):
-            raise ValueError(f"{self.name}: cannot crop an output of shape {self.output_shape} "
-                             f"to {tuple(shape)}")
-        self._out = (h, w)
+            raise ValueError(f"{self.name}: cannot crop an output of shape "
+                             f"{(self._Ho, self._Wo, self.filters)} to {tuple(shape)}")
+        self._out = (h, w)  # the (rows, columns) of output computed
+        sample_bytes = h * w * self._K * self.dtype.itemsize  # of im2col, per sample
+        self.inference_chunk = max(1, INFERENCE_CHUNK_BYTES // sample_bytes)
 
     def _buffer(self, attr: str, rows: int) -> np.ndarray:
         """A (rows, K) scratch matrix, reallocated only when the batch size changes."""
