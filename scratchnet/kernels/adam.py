@@ -6,7 +6,7 @@
 
 The bias corrections are folded into the scalar ``alpha`` by the caller, so the
 kernel is one fused pass over memory instead of the six of a NumPy expression.
-Parameters below ``PARALLEL_MIN_ELEMENTS`` (biases, small kernels) use the serial twin:
+Parameters below ``PARALLEL_MIN_ELEMENTS`` (half a million values) use the serial twin:
 waking the thread pool would cost more than their whole update.
 """
 
@@ -22,7 +22,10 @@ def adam_update_reference(p, g, m, v, alpha, beta1, beta2, eps):
     p -= dt(alpha) * m / (np.sqrt(v) + dt(eps))
 
 
-PARALLEL_MIN_ELEMENTS = 1 << 15
+# Waking the thread pool costs about 60 us. Measured on 2 cores, float32, parallel against
+# serial: 32,768 elements 79 / 14 us, 204,800 142 / 93 us, 524,288 252 / 277 us,
+# 1,048,576 422 / 560 us. Every array of the seed models stays serial.
+PARALLEL_MIN_ELEMENTS = 1 << 19
 CHUNKS = 64
 
 
