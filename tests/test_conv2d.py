@@ -327,6 +327,9 @@ def test_pooled_is_the_pool_of_the_conv_bit_for_bit(cfg, pool, pool_stride, pool
     y = conv.pooled(x, layer)
     assert y.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(y, layer(conv(x)))  # bias and ReLU commute with the max
+    conv.pooled(x, layer)
+    with pytest.raises(RuntimeError, match="backward needs a forward pass with training=True"):
+        conv.backprop(np.zeros((shape[0], *conv.computed_shape), dtype))
 
 
 @pytest.mark.parametrize("activation", [None, "tanh", "sigmoid"])
