@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scratchnet.gradcheck import check_layer
 from scratchnet.layers.conv2d import Conv2D
-from scratchnet.layers.geometry import conv_output_size
+from scratchnet.reference import conv2d_forward_naive
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
 # HYPOTHESIS_PROFILE=thorough; the slower checks below cap theirs lower.
@@ -34,19 +34,7 @@ def configs(draw):
 
 def naive_conv(x, W, b, strides, padding):
     """The definition of a Keras 'cross-correlation' convolution, one output at a time."""
-    N, H, Wd, C = x.shape
-    kh, kw, _, F = W.shape
-    Ho, pt = conv_output_size(H, kh, strides[0], padding)
-    Wo, pl = conv_output_size(Wd, kw, strides[1], padding)
-    y = np.zeros((N, Ho, Wo, F))
-    for n, i, j, f in np.ndindex(N, Ho, Wo, F):
-        acc = b[f]
-        for a, q, c in np.ndindex(kh, kw, C):
-            r, s = i * strides[0] - pt + a, j * strides[1] - pl + q
-            if 0 <= r < H and 0 <= s < Wd:
-                acc += x[n, r, s, c] * W[a, q, c, f]
-        y[n, i, j, f] = acc
-    return y
+    return conv2d_forward_naive(x, W, b, strides, padding)[0]
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])

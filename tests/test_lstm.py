@@ -9,22 +9,16 @@ from hypothesis import strategies as st
 import scratchnet.kernels.lstm as lstm_kernels
 from scratchnet.gradcheck import check_layer
 from scratchnet.layers.lstm import LSTM
+from scratchnet.reference import lstm_step_forward
 
 
 def plain_lstm(x, W, U, b, return_sequences):
-    """The textbook LSTM, one step at a time, Keras gate order i, f, g(c), o."""
+    """The textbook LSTM, one ``lstm_step_forward`` at a time, Keras gate order i, f, g(c), o."""
     n, t, _ = x.shape
-    hidden = U.shape[0]
-    h, c = np.zeros((n, hidden)), np.zeros((n, hidden))
+    h = c = np.zeros((n, U.shape[0]))
     outs = []
     for s in range(t):
-        z = x[:, s] @ W + h @ U + b
-        i = 1 / (1 + np.exp(-z[:, :hidden]))
-        f = 1 / (1 + np.exp(-z[:, hidden : 2 * hidden]))
-        g = np.tanh(z[:, 2 * hidden : 3 * hidden])
-        o = 1 / (1 + np.exp(-z[:, 3 * hidden :]))
-        c = f * c + i * g
-        h = o * np.tanh(c)
+        h, c, _ = lstm_step_forward(x[:, s], h, c, W, U, b)
         outs.append(h)
     return np.stack(outs, axis=1) if return_sequences else h
 
