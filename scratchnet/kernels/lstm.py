@@ -19,24 +19,28 @@ Backward of one step, given ``dh = dL/dh`` and ``dc_next = dL/dc`` arriving from
     dz_o    = dh * tanh(c) * o * (1 - o)
     dc_prev = dc * f
 
-Each numba kernel runs ``prange`` over the batch only: row ``n`` of every output is written
-by iteration ``n`` alone, so there are no races; its ``*_serial`` twin runs the same row code
-on one thread, for small batches. Constants are cast to the arrays' dtype, because a bare
-``1`` would promote float32 arithmetic to float64. Outputs are written into caller-provided
-arrays (the layer's reusable buffers) and must not alias the inputs. The ``*_reference``
-functions have the same signatures, so any of the three can stand in for another.
+Each ``*_parallel`` kernel runs ``prange`` over the batch only: row ``n`` of every output
+is written by iteration ``n`` alone, so there are no races; its ``*_serial`` twin runs the
+same row code on one thread, bit for bit the same, and the dispatcher (``lstm_forward_step``
+and so on) picks one: the twin below ``PARALLEL_MIN_CELLS`` cells and on threads that already
+own a core. Constants are cast to the arrays' dtype, because a bare ``1`` would promote
+float32 arithmetic to float64. Outputs are written into caller-provided arrays (the layer's
+reusable buffers) and must not alias the inputs. The ``*_reference`` functions are the plain
+NumPy definitions, with the same signatures.
 
-Why the kernels bring their own exp and tanh: numba calls libm's scalar ``expf``/``tanhf``
-(about 2 and 16 ns each on the reference machine), which keeps LLVM from vectorizing the
-loop; with them the fused forward step was slower than NumPy's SIMD ufuncs. ``_exp_nonpos``
-(range reduction, a Taylor polynomial, and 2^k written straight into the float's exponent
-bits) and ``_tanh`` built on it are plain arithmetic, so the loop vectorizes. Both are
-within a few ulp in float32 and float64 (the tests check them against NumPy); the
-references use NumPy's own exp and tanh.
+Why the kernels bring their own exp and tanh: numba calls libm's scalar ``expf``/``tanhf``,
+which keeps LLVM from vectorizing the loop, and the fused step was then slower than NumPy's
+SIMD ufuncs. ``_exp_nonpos`` (range reduction, a Taylor polynomial, and 2^k written straight
+into the float's exponent bits) and ``_tanh`` built on it are plain arithmetic, so the loop
+vectorizes. Both are within a few ulp in float32 and float64 (the tests check them against
+NumPy); the references use NumPy's own exp and tanh. NaN propagates through both, and
++-inf saturates the gates.
 
-The kernels let LLVM contract ``a * b + c`` into one fused multiply-add
-(``fastmath={"contract"}``, and no other fast-math liberty): one rounding instead of two,
-and at the seed shapes the forward step ran 1.6x faster. The results stay deterministic.
+The polynomials and the cell update use fused multiply-adds (``_fma``: one rounding instead
+of two), written out rather than left to LLVM's ``fastmath={"contract"}``: contraction let
+a fresh compile and a cache load fuse different products, so results depended on numba's
+cache state. Written out, every build computes the same bits, at the contracted speed.
+Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ from numba.extending import intrinsic, overload
 
 from scratchnet.kernels.threads import use_pool
 
-# numpy's error model (1/0 gives inf, no exception check per division) and FMA contraction.
-_OPTIONS = dict(error_model="numpy", fastmath={"contract"})
+# numpy's error model: 1/0 gives inf, with no exception check per division. No fastmath
+# flag at all: "contract" let LLVM fuse a different a*b + c in a fresh compile than in the
+# cached build, so the fused multiply-adds the speed needs are written out (_fma) instead.
+_OPTIONS = dict(error_model="numpy")
 
 
 @intrinsic
@@ -73,6 +79,22 @@ def _pow2(typingctx, k):
         return builder.bitcast(builder.shl(biased, ity(mantissa)), context.get_value_type(k))
 
     return k(k), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's llvm.fma), for three floats of one type.
+
+    The only fused multiply-adds in these kernels: written out, they are the same in every
+    build, where leaving them to LLVM's contraction was not.
+    """
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
 
 
 def _exp_nonpos(x):
@@ -108,9 +130,10 @@ def _exp_nonpos_overload(x):
         e0, e1, e2, e3, e4, e5, e6, e7 = (_F(c) for c in _E[:8])
 
         def impl(x):
-            k = max((x * log2e + magic) - magic, kmin)
-            r = (x - k * ln2_hi) - k * ln2_lo
-            p = e0 + r * (e1 + r * (e2 + r * (e3 + r * (e4 + r * (e5 + r * (e6 + r * e7))))))
+            k = max(_fma(x, log2e, magic) - magic, kmin)
+            r = _fma(-k, ln2_lo, _fma(-k, ln2_hi, x))
+            p = _fma(r, _fma(r, _fma(r, _fma(r, e7, e6), e5), e4), e3)
+            p = _fma(r, _fma(r, _fma(r, p, e2), e1), e0)
             return zero if x < xmin else p * _pow2(k)
 
         return impl
@@ -120,10 +143,12 @@ def _exp_nonpos_overload(x):
         e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13 = _E
 
         def impl(x):
-            k = max((x * log2e + magic) - magic, kmin)
-            r = (x - k * ln2_hi) - k * ln2_lo
-            p = e7 + r * (e8 + r * (e9 + r * (e10 + r * (e11 + r * (e12 + r * e13)))))
-            p = e0 + r * (e1 + r * (e2 + r * (e3 + r * (e4 + r * (e5 + r * (e6 + r * p))))))
+            k = max(_fma(x, log2e, magic) - magic, kmin)
+            r = _fma(-k, ln2_lo, _fma(-k, ln2_hi, x))
+            p = _fma(r, _fma(r, _fma(r, _fma(r, e13, e12), e11), e10), e9)
+            p = _fma(r, _fma(r, _fma(r, _fma(r, p, e8), e7), e6), e5)
+            p = _fma(r, _fma(r, _fma(r, _fma(r, p, e4), e3), e2), e1)
+            p = _fma(r, p, e0)
             return 0.0 if x < xmin else p * _pow2(k)
 
         return impl
@@ -147,7 +172,8 @@ def _tanh_series_overload(a):
 
         def impl(a):
             a2 = a * a
-            return a + a * a2 * (t3 + a2 * (t5 + a2 * (t7 + a2 * t9)))
+            p = _fma(a2, _fma(a2, _fma(a2, t9, t7), t5), t3)
+            return _fma(a * a2, p, a)
 
         return impl
     if a == types.float64:
@@ -155,9 +181,10 @@ def _tanh_series_overload(a):
 
         def impl(a):
             a2 = a * a
-            p = t13 + a2 * (t15 + a2 * (t17 + a2 * (t19 + a2 * t21)))
-            p = t3 + a2 * (t5 + a2 * (t7 + a2 * (t9 + a2 * (t11 + a2 * p))))
-            return a + a * a2 * p
+            p = _fma(a2, _fma(a2, _fma(a2, _fma(a2, t21, t19), t17), t15), t13)
+            p = _fma(a2, _fma(a2, _fma(a2, _fma(a2, p, t11), t9), t7), t5)
+            p = _fma(a2, p, t3)
+            return _fma(a * a2, p, a)
 
         return impl
     return None
@@ -203,7 +230,7 @@ def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
         f = _sigmoid(zx[n, hidden + j] + zh[n, hidden + j])
         g = _tanh(zx[n, 2 * hidden + j] + zh[n, 2 * hidden + j])
         o = _sigmoid(zx[n, 3 * hidden + j] + zh[n, 3 * hidden + j])
-        cn = f * c_prev[n, j] + i * g
+        cn = _fma(f, c_prev[n, j], i * g)  # f * c_prev + i * g
         tc = _tanh(cn)
         gates[n, j] = i
         gates[n, hidden + j] = f
@@ -276,7 +303,7 @@ def _infer_row(n, z, c, h):
         f = _sigmoid(z[n, hidden + j])
         g = _tanh(z[n, 2 * hidden + j])
         o = _sigmoid(z[n, 3 * hidden + j])
-        cn = f * c[n, j] + i * g
+        cn = _fma(f, c[n, j], i * g)  # f * c + i * g
         c[n, j] = cn
         h[n, j] = o * _tanh(cn)
 
