@@ -2,9 +2,11 @@
 reference, at the shapes the seed models use, plus each kernel's JIT compile time.
 
 Discovery: every module of ``scratchnet.kernels`` is scanned; each ``foo_reference``
-defines a kernel family, and every public numba dispatcher named ``foo`` or ``foo_*``
-(e.g. ``lstm_forward_step_serial``) is timed against it. A kernel found without a
-benchmark case below, or a dispatcher without a reference, is listed in the result
+defines a kernel family, and every public numba kernel named ``foo`` or ``foo_*`` (the
+``foo_parallel`` kernel and its ``foo_serial`` twin, or a lone kernel such as
+``softmax_cross_entropy``) is timed against it. The plain-Python dispatcher ``foo``, which
+only picks one of the two, is not a numba kernel and gets no row of its own. A kernel
+found without a benchmark case below, or without a reference, is listed in the result
 (``uncovered``) so that nothing goes unmeasured silently.
 
 Timing: one warm-up call (the JIT compile, or a cache load), then ``repeats`` timed
@@ -316,7 +318,11 @@ def jit_child(base: str, label: str, kernel: str) -> dict:
 
 
 def jit(kernels: list[str] | None = None) -> dict:
-    """Cold and warm JIT compile time of every kernel (or those named), one child each."""
+    """Cold and warm JIT compile time of every kernel, one child each.
+
+    ``kernels`` limits it to the kernels named, or to every kernel of the families named
+    (``"adam_update"``: ``adam_update_parallel`` and ``adam_update_serial``).
+    """
     families, _ = discover()
     first_case = {}
     for case in seed_cases(tiny=True):
@@ -325,7 +331,7 @@ def jit(kernels: list[str] | None = None) -> dict:
     for base, fam in families.items():
         case = first_case.get(base)
         for name in sorted(fam["kernels"]):
-            if case is None or (kernels and name not in kernels):
+            if case is None or (kernels and name not in kernels and base not in kernels):
                 continue
             cache = tempfile.mkdtemp(prefix="bench-numba-cache-")
             try:
