@@ -2,17 +2,24 @@
 
 Conventions, so every kernel reads the same way:
 
-- ``foo`` is the numba kernel (``@njit(cache=True, nogil=True)``; ``parallel=True`` only
-  over independent axes such as the batch, so no two iterations write one element);
-- a parallel kernel has a ``foo_serial`` twin with the same result, bit for bit, for
-  calls too small for the thread pool and for callers that already own a core (the
-  shards of a data-parallel step: see ``threads.py``). Every kernel releases the GIL,
-  so two threads can run them at once;
-- ``foo_reference`` is the plain NumPy version that defines what ``foo`` must compute,
-  and ``tests/`` prove the two equal for float32 and float64;
-- kernels take C-contiguous arrays of one float dtype and never allocate in a
-  dtype other than their inputs'. Callers (the layers) validate shapes and dtypes, so
-  bad input never reaches numba.
+- ``foo_parallel`` is the numba kernel (``@njit(cache=True, nogil=True, parallel=True)``),
+  with ``prange`` only over independent axes such as the batch, so no two iterations
+  write one element;
+- ``foo_serial`` is its twin on the calling thread: the same per-row or per-sample code
+  in a plain loop, so the same result bit for bit. Every kernel releases the GIL, so two
+  threads can run them at once;
+- ``foo`` is a plain Python dispatcher with the same arguments, and the one the layers
+  call: it runs ``foo_parallel`` only when ``threads.use_pool`` allows it (the call is
+  large enough to pay for waking the pool, and the calling thread does not already own a
+  core, as a shard of a data-parallel step does), ``foo_serial`` otherwise;
+- ``foo_reference`` is the plain NumPy definition of what ``foo`` computes. ``tests/``
+  check every kernel against it to a stated tolerance, float32 and float64, NaN and inf
+  included, and check the twins and the dispatcher against each other bit for bit;
+- kernels take C-contiguous arrays of one float dtype and never allocate in a dtype
+  other than their inputs'. Callers (the layers) validate shapes and dtypes, so bad
+  input never reaches numba;
+- no kernel uses a ``fastmath`` flag: results must not depend on whether numba compiled
+  a kernel or loaded it from its cache (``lstm`` writes its fused multiply-adds out).
 
 This package imports nothing else from scratchnet.
 """

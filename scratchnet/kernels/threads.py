@@ -4,9 +4,9 @@ A data-parallel step (``scratchnet.parallel``) runs each shard of a batch on its
 Python thread, one per core. Those threads must run every kernel on their own core:
 waking numba's pool from two threads at once would put four workers on two cores (and
 numba's ``workqueue`` layer does not allow concurrent launches at all). So the shard
-threads enter :func:`serial_kernels`, and the layers ask :func:`use_pool` before they
-pick a kernel or its ``*_serial`` twin. The twins give bit-identical results, so this
-changes only speed.
+threads enter :func:`serial_kernels`, and each kernel's dispatcher asks :func:`use_pool`
+before it runs the ``*_parallel`` kernel or its ``*_serial`` twin. The twins give
+bit-identical results, so this changes only speed.
 """
 
 from __future__ import annotations
