@@ -82,7 +82,7 @@ def start_numba_threads() -> str:
     import numba
     import numpy as np
 
-    from scratchnet.kernels.adam import adam_update
+    from scratchnet.kernels.adam import adam_update_parallel as adam_update  # the pool itself
 
     a = np.zeros(4, dtype=np.float32)
     adam_update(a, a.copy(), a.copy(), a.copy(), 0.1, 0.9, 0.999, 1e-7)
