@@ -63,8 +63,10 @@ class StepGuard:
         A sum per array is one read pass; it can overflow to inf only for weights near
         the dtype's maximum, which is divergence too.
         """
-        return math.isfinite(loss) and all(np.isfinite(np.add.reduce(p, axis=None))
-                                           for p in model.parameters)
+        if not math.isfinite(loss):
+            return False
+        with np.errstate(all="ignore"):  # inf + -inf: NaN is the answer, not a warning
+            return all(np.isfinite(np.add.reduce(p, axis=None)) for p in model.parameters)
 
     def watch(self, loss: float, epoch: int, batch: int) -> None:
         """Warn once per fit when the loss has grown DIVERGENCE_FACTOR times its start."""
