@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from scratchnet.data import ChecksumMismatchError, sha256_file, verify_file
-from scratchnet.data import checksums
+from scratchnet.data import ChecksumMismatchError, checksums, sha256_file, verify_file
 from scratchnet.data.checksums import VerificationCache, cache_dir, get_cache
 
 
