@@ -58,7 +58,8 @@ class ModelFileError(ValueError):
 
 
 # -- writing ----------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a leftover's writer, say)."""
     if pid == os.getpid():
         return True
     try:
@@ -80,7 +81,7 @@ def remove_stale_parts(folder) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             m = _PART.match(entry.name)
-            if m and entry.is_file() and not _pid_alive(int(m["pid"])):
+            if m and entry.is_file() and not pid_alive(int(m["pid"])):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
