@@ -74,3 +74,25 @@ def test_a_sigint_is_deferred_to_the_check_and_the_handler_restored():
         interrupt.check()
         raise AssertionError("not reached")
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_ctrl_c_in_compare_exits_130_saying_interrupted(tmp_path):
+    """compare.py, interrupted while it trains: exit 130, "interrupted", nothing left behind."""
+    folder = os.environ.get("SCRATCHNET_DATA")
+    if not folder or not (Path(folder) / "mnist").is_dir():
+        pytest.skip("SCRATCHNET_DATA with mnist is needed for compare.py --quick --dataset mnist")
+    pick = random.Random(int.from_bytes(os.urandom(4), "little"))
+    for run in range(3):
+        out = tmp_path / f"report{run}"
+        proc = subprocess.Popen(
+            [sys.executable, "examples/compare.py", "--quick", "--dataset", "mnist", "--out",
+             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+        while "== CNN" not in (line := proc.stdout.readline()):
+            assert line, proc.communicate()
+        time.sleep(pick.uniform(0.2, 2.0))  # inside the CNN's or the LSTM's fit
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
+        assert "Traceback" not in err and "SystemError" not in err
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if "partial" in p.name]
