@@ -82,7 +82,7 @@ def test_ctrl_c_in_compare_exits_130_saying_interrupted(tmp_path):
     if not folder or not (Path(folder) / "mnist").is_dir():
         pytest.skip("SCRATCHNET_DATA with mnist is needed for compare.py --quick --dataset mnist")
     pick = random.Random(int.from_bytes(os.urandom(4), "little"))
-    for run in range(3):
+    for run in range(2):
         out = tmp_path / f"report{run}"
         proc = subprocess.Popen(
             [sys.executable, "examples/compare.py", "--quick", "--dataset", "mnist", "--out",

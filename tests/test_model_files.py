@@ -112,16 +112,16 @@ def test_a_npy_file_says_what_to_do(tmp_path):
 
 
 def test_a_deflated_gibibyte_is_refused_without_allocating_it(tmp_path):
-    """A 1 MB file whose member inflates to 1 GiB: checked by its declared size, not read."""
+    """A few-MB file whose member inflates to 1 GiB: checked by its declared size, not read."""
     path = tmp_path / "bomb.npz"
     model = fresh()
     model.save_weights(path)
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, \
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
             zf.open("extra.npy", "w", force_zip64=True) as member:
         zeros = bytes(1 << 24)
         for _ in range(64):
             member.write(zeros)
-    assert path.stat().st_size < 2 << 20
+    assert path.stat().st_size < 8 << 20  # a few MB on disk, 1 GiB inflated
     tracemalloc.start()
     try:
         with pytest.raises(ModelFileError, match="declares 1073741824 bytes"):
