@@ -2,10 +2,17 @@
 
 A callback sees ``self.model`` and may stop training by setting
 ``self.model.stop_training = True`` (checked after every batch and every epoch),
-which is all EarlyStopping and ModelCheckpoint need.
+which is all EarlyStopping and TerminateOnNaN need. BackupAndRestore also reads and
+restores the loop's position (``scratchnet.backup``).
 """
 
 from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from scratchnet import backup
 
 
 class Callback:
@@ -66,3 +73,71 @@ class EarlyStopping(Callback):
             if self.wait > self.patience:
                 self.stopped_epoch = epoch
                 self.model.stop_training = True
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first NaN or inf loss, as ``keras.callbacks.TerminateOnNaN``.
+
+    Without it, a non-finite loss makes ``fit`` raise FloatingPointError. Either way the
+    weights and the optimizer are left as they were after the last finite step.
+    """
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training", file=sys.stderr)
+            self.model.stop_training = True
+
+
+class BackupAndRestore(Callback):
+    """Back up a training run so that, killed and restarted, ``fit`` continues where it
+    stopped and ends with the same weights, bit for bit, as if never stopped.
+
+    As ``keras.callbacks.BackupAndRestore``: give the same ``backup_dir`` to the restarted
+    ``fit`` (same model, data, batch size and seed). The backup (one file, replaced
+    atomically) holds the weights, the optimizer's state, the epoch and batch, and the
+    shuffle and dropout random streams; see ``scratchnet.backup``.
+
+    Parameters
+    ----------
+    backup_dir : path
+        A folder for this run's backup only.
+    save_freq : 'epoch' or int
+        Back up at the end of every epoch, or every ``save_freq`` batches.
+    delete_checkpoint : bool
+        Delete the backup when training ends normally (not when it fails or is killed).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(
+                save_freq, int) or save_freq < 1):
+            raise ValueError(f"save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+        self.backup_dir = Path(backup_dir)
+        self.save_freq = save_freq
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._batches = 0
+        self.restored = False
+
+    def _position(self):
+        position = getattr(self.model, "_fit_position", None)
+        if position is None:
+            raise RuntimeError("BackupAndRestore works inside model.fit only")
+        return position
+
+    def on_train_begin(self, logs=None):
+        self._batches = 0
+        self.restored = backup.restore_backup(self.backup_dir, self.model, self._position())
+
+    def on_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches += 1
+            if self._batches % self.save_freq == 0:
+                backup.write_backup(self.backup_dir, self.model, self._position())
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            backup.write_backup(self.backup_dir, self.model, self._position())
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            backup.delete_backup(self.backup_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.engine import check_engine, make_engine
+from scratchnet.inputs import as_model_input, check_input_shape
 from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
 from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
@@ -22,7 +23,7 @@ class Input:
     """The shape of one sample, as ``keras.Input``: ``Sequential([Input((28, 28, 1)), ...])``."""
 
     def __init__(self, shape):
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = check_input_shape(shape)
 
 
 class Sequential:
@@ -187,8 +188,12 @@ class Sequential:
 
     # -- forward and backward -------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The full forward pass: probabilities when the model ends in a softmax."""
-        return self._forward(x, training, logits=False)
+        """The full forward pass: probabilities when the model ends in a softmax.
+
+        ``x`` may have any real numeric dtype: it is converted to the model's (as Keras).
+        """
+        return self._forward(as_model_input(self, x, check_finite=False), training,
+                             logits=False)
 
     def logits(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Forward up to the loss's input: stops before a final softmax that the loss fuses."""

@@ -108,5 +108,15 @@ def run_shards(bounds, replica_sets, fn, *arrays) -> list:
         try:
             first = one(0)
         finally:
-            wait(futures)  # no shard may outlive single-threaded BLAS
+            # No shard may outlive single-threaded BLAS: a Ctrl-C (a second one, see
+            # scratchnet.interrupt) waits for the shards before it propagates.
+            interrupted = None
+            while True:
+                try:
+                    wait(futures)
+                    break
+                except KeyboardInterrupt as err:
+                    interrupted = err
+            if interrupted is not None:
+                raise interrupted
         return [first, *(f.result() for f in futures)]  # re-raises a shard's error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import secrets
 import shutil
 import subprocess
@@ -168,7 +169,10 @@ def staged_folder(target: str | os.PathLike[str]):
     Yields a hidden staging folder next to ``target`` (same file system, so the
     final rename is atomic). When the ``with`` block succeeds it is renamed to
     ``target``; when it raises (or is interrupted) it is deleted, along with any
-    parent folders this call created, so a failed run leaves nothing behind.
+    parent folders this call created, so a failed run leaves nothing behind. A run
+    killed outright (SIGKILL, power loss) cannot clean up: its staging folder, named
+    ``.<target>.partial-<pid>-<random>``, is removed by the next call in that folder
+    once its process is gone (:func:`remove_stale_staging`).
 
     Parameters
     ----------
@@ -189,9 +193,10 @@ def staged_folder(target: str | os.PathLike[str]):
         raise OutputFolderError(f"the output folder {target} already exists and is not empty; "
                                 "choose a new one")
     created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    remove_stale_staging(target.parent)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = _new_folder(target.parent, f".{target.name}.partial-")
+        staging = _new_folder(target.parent, f".{target.name}.partial-{os.getpid()}-")
     except OSError as exc:
         _remove_empty(created)
         raise OutputFolderError(f"cannot write the output folder {target}: {exc}") from exc
@@ -208,6 +213,39 @@ def staged_folder(target: str | os.PathLike[str]):
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(created)
         raise
+
+
+_STAGING = re.compile(r"^\..+\.partial-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_staging(parent: str | os.PathLike[str]) -> list[Path]:
+    """Delete the staging folders in ``parent`` left by killed runs; return them.
+
+    Only folders of :func:`staged_folder`'s naming pattern, and only when the process
+    named in them no longer runs: a run in progress keeps its folder.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STAGING.match(entry.name)
+        if m and entry.is_dir(follow_symlinks=False) and int(m["pid"]) != os.getpid() \
+                and not _alive(int(m["pid"])):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:

@@ -1,19 +1,21 @@
 """Saving and loading a model's weights: every layer's ``params`` and ``state``.
 
-The file is a plain ``.npz`` archive read with ``allow_pickle=False``, so loading never
-runs code. Keys are ``'<index>/<param>'`` by layer position (layer names carry global
-counters and differ between sessions), and an extra ``'layers'`` entry records each
-layer's type so that loading into a different architecture fails with a clear message.
-Writes go to a temporary file in the same folder, renamed into place only when complete.
+The file is a zip archive of ``.npy`` members (``np.load`` reads it as an ``.npz``),
+written and read by :mod:`scratchnet.archive`: atomically, with every member's declared
+size checked against the model's arrays before anything is read, and without pickle, so
+loading never runs code and a bad file raises :class:`~scratchnet.archive.ModelFileError`
+naming the path. Keys are ``'<index>/<param>'`` by layer position (layer names carry global
+counters and differ between sessions), and an extra ``'layers'`` entry records each layer's
+type so that loading into a different architecture fails with a clear message.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from scratchnet.archive import ModelFileError, read_archive, write_archive
 
 
 def _arrays(model):
@@ -32,39 +34,36 @@ def save_weights(model, path) -> Path:
         raise RuntimeError(f"model {model.name!r} has no weights yet: build or fit it first")
     arrays = dict(_arrays(model))
     arrays["layers"] = np.array([type(layer).__name__ for layer in model.layers])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_archive(path, arrays)
 
 
 def load_weights(model, path) -> None:
     """Copy the arrays saved by :func:`save_weights` into ``model``, in place.
 
-    Raises ``ValueError`` naming the first difference if the file does not match the
-    model's architecture, shapes or dtype; nothing is changed in that case.
+    Raises
+    ------
+    ModelFileError (a ValueError)
+        Naming the path and the first problem: a damaged or hostile file, or one that does
+        not match the model's architecture, shapes or dtype. Nothing is changed then.
     """
-    with np.load(path, allow_pickle=False) as data:
-        saved = {k: data[k] for k in data.files}
-    types = [type(layer).__name__ for layer in model.layers]
-    if list(saved.pop("layers", [])) != types:
-        raise ValueError(f"{path}: saved layers do not match the model's {types}")
     if not model.built:
         model.build()
     targets = dict(_arrays(model))
+    types = [type(layer).__name__ for layer in model.layers]
+    names = np.array(types)
+    # Room for the same shapes in any numeric dtype (16 bytes: complex128), so a dtype
+    # mismatch is reported as one; anything larger cannot be this model's file.
+    limits = {key: value.size * 16 for key, value in targets.items()}
+    limits["layers"] = names.nbytes + 4096  # room for other, longer names
+    saved, _ = read_archive(path, limits, default_limit=0)
+    if "layers" not in saved or saved.pop("layers").tolist() != types:
+        raise ModelFileError(path, f"saved layers do not match the model's {types}")
     if set(saved) != set(targets):
-        raise ValueError(f"{path}: arrays {sorted(set(saved) ^ set(targets))} differ "
-                         "between the file and the model")
+        raise ModelFileError(path, f"arrays {sorted(set(saved) ^ set(targets))} differ "
+                             "between the file and the model")
     for key, target in targets.items():
         if saved[key].shape != target.shape or saved[key].dtype != target.dtype:
-            raise ValueError(f"{path}: {key} is {saved[key].shape} {saved[key].dtype} in the "
-                             f"file but {target.shape} {target.dtype} in the model")
+            raise ModelFileError(path, f"{key} is {saved[key].shape} {saved[key].dtype} in "
+                                 f"the file but {target.shape} {target.dtype} in the model")
     for key, target in targets.items():
         target[...] = saved[key]

@@ -3,46 +3,76 @@
 These functions are bound as methods of ``Sequential``; they only use its public
 steps (``train_step``, ``logits``, ``__call__``, ``reseed``), so the loop reads
 top to bottom without the model's internals.
+
+At the boundary every input is converted to the model's dtype once and checked for NaN
+and inf (``scratchnet.inputs``); every step is guarded so that a non-finite loss leaves
+the weights of the last finite step (``scratchnet.guard``); Ctrl-C ends the loop cleanly
+between batches (``scratchnet.interrupt``); and ``fit`` keeps its position where
+BackupAndRestore can save and restore it (``scratchnet.backup``).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from scratchnet import inputs, interrupt
+from scratchnet.backup import FitPosition
 from scratchnet.callbacks import Callback, History
+from scratchnet.guard import StepGuard
 from scratchnet.losses import check_labels
 
 
-def _batches(n: int, batch_size: int):
-    for start in range(0, n, batch_size):
+def _batches(n: int, batch_size: int, first: int = 0):
+    for start in range(first * batch_size, n, batch_size):
         yield start, min(start + batch_size, n)
 
 
-def _check_data(model, x, y, what="x"):
+def _interactive(stream=None) -> bool:
+    """Whether progress bars may redraw: only on a terminal, never in a log file or CI.
+
+    Elsewhere a bar's carriage-return updates pile up in the log (hundreds per epoch),
+    so the loops print one line per epoch instead, as Keras's non-interactive output.
+    """
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _check_data(model, x, y, what="x", caller="fit"):
+    """``(x, y)`` converted and checked; returns them (``y`` None when not given)."""
+    x = inputs.as_model_input(model, x, what)
+    inputs.check_not_empty(x, what, caller)
     model._ensure_built(x)
     model.layers[0].check_input(x)
     if y is None:
-        return None
-    if len(y) != len(x):
-        raise ValueError(f"{what} has {len(x)} samples but its labels have {len(y)}")
-    return check_labels(y, model.output_shape[-1], len(x))
+        return x, None
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) != len(x):
+        got = "a scalar" if y.ndim == 0 else f"{len(y)}"
+        raise ValueError(f"{what} has {len(x)} samples but its labels have {got}")
+    return x, check_labels(y, model.output_shape[-1], len(x))
 
 
 def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-        validation_data=None, shuffle=True, seed=None):
+        validation_data=None, shuffle=True, seed=None, initial_epoch=0):
     """Train for ``epochs`` passes over ``(x, y)``.
 
     Parameters
     ----------
-    x : ndarray, float32 or float64, shape (N, *input_shape)
-    y : ndarray of int, shape (N,)
+    x : array_like, shape (N, *input_shape)
+        Any real numeric dtype; converted once to the model's dtype.
+    y : array_like of int, shape (N,)
         Class indices.
     batch_size, epochs : int
-    verbose : 0 (silent), 1 (progress bar and a line per epoch) or 2 (a line per epoch)
+    verbose : 0 (silent), 1 (progress bar on a terminal, and a line per epoch) or
+        2 (a line per epoch)
     callbacks : list of Callback
     validation_split : float in [0, 1)
         Hold out the *last* fraction of ``x`` before shuffling, as Keras does.
@@ -52,89 +82,131 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
         Reshuffle the training samples every epoch.
     seed : int, optional
         Seeds shuffling and dropout; defaults to one derived from the model's seed.
+    initial_epoch : int
+        The epoch to start at (a resumed run's count), as Keras.
 
     Returns
     -------
     History
         ``.history`` maps 'loss', 'accuracy', 'val_loss', 'val_accuracy' to per-epoch lists.
+
+    Raises
+    ------
+    FloatingPointError
+        When a step's loss or weights become NaN or inf (unless a callback such as
+        TerminateOnNaN stops training); the weights and optimizer are then those of the
+        last finite step.
     """
     if model.optimizer is None:
         raise RuntimeError(f"model {model.name!r} must be compiled before fit")
-    batch_size, epochs = int(batch_size), int(epochs)
-    if batch_size < 1 or epochs < 0:
-        raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size}, {epochs}")
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    y = _check_data(model, x, y)
+    batch_size = inputs.integer(batch_size, "batch_size", 1)
+    epochs = inputs.integer(epochs, "epochs", 0)
+    initial_epoch = inputs.integer(initial_epoch, "initial_epoch", 0)
+    validation_split = inputs.fraction(validation_split, "validation_split")
+    x, y = _check_data(model, x, inputs.labels(y))
     if validation_data is not None:
-        x_val, y_val = validation_data
-        y_val = _check_data(model, x_val, y_val, "validation x")
+        x_val, y_val = inputs.validation_pair(validation_data)
+        x_val, y_val = _check_data(model, x_val, inputs.labels(y_val, "y_val"),
+                                   "validation x")
     elif validation_split > 0:
         split = int(math.floor(len(x) * (1 - validation_split)))
+        if split == 0:
+            raise ValueError(f"validation_split={validation_split} of {len(x)} samples leaves "
+                             "no training samples; lower it or pass more data")
         x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
     else:
         x_val = y_val = None
-    if len(x) == 0:
-        raise ValueError("no training samples left after the validation split")
 
     model._fit_calls += 1
     rng = model.reseed(seed if seed is not None else (model.seed, model._fit_calls))
+    n = len(x)
+    steps = math.ceil(n / batch_size)
+    position = FitPosition(epoch=initial_epoch, steps=steps, samples=n, shuffle_rng=rng)
+    model._fit_position = position  # where BackupAndRestore reads and restores it
     history = History()
     cbs: list[Callback] = [history, *(callbacks or [])]
     for cb in cbs:
         cb.set_model(model)
     model.stop_training = False
-    for cb in cbs:
-        cb.on_train_begin()
+    guard = StepGuard()
+    bars = verbose == 1 and _interactive()
+    try:
+        with interrupt.deferred_sigint():
+            for cb in cbs:
+                cb.on_train_begin()
+            while position.epoch < epochs and not model.stop_training:
+                _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
+                           cbs, guard, verbose, bars)
+            for cb in cbs:
+                cb.on_train_end()
+    finally:
+        model._fit_position = None
+    return history
 
-    n = len(x)
-    steps = math.ceil(n / batch_size)
-    for epoch in range(epochs):
-        for cb in cbs:
-            cb.on_epoch_begin(epoch)
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        start_time = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
-                   disable=verbose != 1, dynamic_ncols=True)
-        for b, (lo, hi) in enumerate(_batches(n, batch_size)):
+
+def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position, cbs, guard,
+               verbose, bars):
+    epoch, steps, n = position.epoch, position.steps, position.samples
+    for cb in cbs:
+        cb.on_epoch_begin(epoch)
+    position.start_epoch()
+    order = position.shuffle_rng.permutation(n) if shuffle else np.arange(n)
+    start_time = time.perf_counter()
+    bar = tqdm(total=steps, initial=position.batch, desc=f"Epoch {epoch + 1}/{epochs}",
+               unit="batch", leave=False, disable=not bars, dynamic_ncols=True)
+    try:
+        for b, (lo, hi) in enumerate(_batches(n, batch_size, position.batch), position.batch):
             idx = order[lo:hi]
+            guard.save(model)
             loss, n_correct = model.train_step(x[idx], y[idx])
-            if not math.isfinite(loss):
-                bar.close()
+            if not guard.finite(loss, model):
+                guard.restore(model)
+                if _stopped_on_nan(model, cbs, b, loss):
+                    return
+                what = f"loss became {loss}" if not math.isfinite(loss) else \
+                    "weights became NaN or inf"
                 raise FloatingPointError(
-                    f"loss became {loss} at epoch {epoch + 1}, batch {b + 1} of {steps}: "
-                    "lower the learning rate or check the inputs for NaN/inf"
-                )
-            loss_sum += loss * (hi - lo)
-            correct += n_correct
-            seen += hi - lo
-            logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
+                    f"{what} at epoch {epoch + 1}, batch {b + 1} of {steps}: lower the "
+                    "learning rate (the weights are those of the last finite step), or add "
+                    "TerminateOnNaN to stop training instead")
+            guard.watch(loss, epoch, b)
+            position.loss_sum += loss * (hi - lo)
+            position.correct += n_correct
+            position.seen += hi - lo
+            position.batch = b + 1
+            logs = {"loss": position.loss_sum / position.seen,
+                    "accuracy": position.correct / position.seen}
             for cb in cbs:
                 cb.on_batch_end(b, logs)
             bar.update(1)
             if b % 20 == 0 or hi == n:
                 bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.4f}",
                                 refresh=False)
+            interrupt.check()
             if model.stop_training:
                 break
+    finally:
         bar.close()
-        logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
-        if x_val is not None and len(x_val):
-            val_loss, val_acc = evaluate(model, x_val, y_val, batch_size=max(batch_size, 256),
-                                         verbose=0)
-            logs.update(val_loss=val_loss, val_accuracy=val_acc)
-        logs["time"] = time.perf_counter() - start_time
-        if verbose:
-            figures = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "time")
-            tqdm.write(f"Epoch {epoch + 1}/{epochs} - {logs['time']:.1f}s - {figures}")
-        for cb in cbs:
-            cb.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+    logs = {"loss": position.loss_sum / max(position.seen, 1),
+            "accuracy": position.correct / max(position.seen, 1)}
+    if x_val is not None and len(x_val):
+        val_loss, val_acc = _evaluate(model, x_val, y_val, max(batch_size, 256), verbose=0)
+        logs.update(val_loss=val_loss, val_accuracy=val_acc)
+    logs["time"] = time.perf_counter() - start_time
+    if verbose:
+        figures = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "time")
+        tqdm.write(f"Epoch {epoch + 1}/{epochs} - {logs['time']:.1f}s - {figures}")
+    position.end_epoch()
     for cb in cbs:
-        cb.on_train_end()
-    return history
+        cb.on_epoch_end(epoch, logs)
+
+
+def _stopped_on_nan(model, cbs, batch, loss) -> bool:
+    """Show the callbacks the non-finite loss; True if one of them stopped training."""
+    model.stop_training = False
+    for cb in cbs:
+        cb.on_batch_end(batch, {"loss": loss if not math.isfinite(loss) else math.nan})
+    return model.stop_training
 
 
 def evaluate(model, x, y, batch_size=32, verbose=0, return_dict=False):
@@ -144,23 +216,37 @@ def evaluate(model, x, y, batch_size=32, verbose=0, return_dict=False):
     """
     if model.loss is None:
         raise RuntimeError(f"model {model.name!r} must be compiled before evaluate")
-    y = _check_data(model, x, y)
+    batch_size = inputs.integer(batch_size, "batch_size", 1)
+    x, y = _check_data(model, x, inputs.labels(y), caller="evaluate")
+    with interrupt.deferred_sigint():
+        loss, accuracy = _evaluate(model, x, y, batch_size, verbose)
+    result = {"loss": loss, "accuracy": accuracy}
+    return result if return_dict else [result["loss"], result["accuracy"]]
+
+
+def _evaluate(model, x, y, batch_size, verbose):
     loss_sum, correct = 0.0, 0
-    for lo, hi in tqdm(list(_batches(len(x), int(batch_size))), disable=verbose != 1,
-                       leave=False, desc="evaluate"):
+    for lo, hi in tqdm(list(_batches(len(x), batch_size)), leave=False, desc="evaluate",
+                       disable=not (verbose == 1 and _interactive())):
         logits = model.logits(x[lo:hi], training=False)
         loss, _ = model.loss(logits, y[lo:hi])
         loss_sum += loss * (hi - lo)
         correct += int(np.count_nonzero(logits.argmax(axis=1) == y[lo:hi]))
-    result = {"loss": loss_sum / max(len(x), 1), "accuracy": correct / max(len(x), 1)}
-    return result if return_dict else [result["loss"], result["accuracy"]]
+        interrupt.check()
+    return loss_sum / len(x), correct / len(x)
 
 
 def predict(model, x, batch_size=32, verbose=0):
-    """The model's output for every sample (probabilities when it ends in softmax)."""
-    _check_data(model, x, None)
+    """The model's output for every sample (probabilities when it ends in softmax).
+
+    ``x`` may have any real numeric dtype; it is converted once to the model's dtype.
+    """
+    batch_size = inputs.integer(batch_size, "batch_size", 1)
+    x, _ = _check_data(model, x, None, caller="predict")
     out = np.empty((len(x), *model.output_shape), dtype=model.dtype)
-    for lo, hi in tqdm(list(_batches(len(x), int(batch_size))), disable=verbose != 1,
-                       leave=False, desc="predict"):
-        out[lo:hi] = model(x[lo:hi], training=False)
+    with interrupt.deferred_sigint():
+        for lo, hi in tqdm(list(_batches(len(x), batch_size)), leave=False, desc="predict",
+                           disable=not (verbose == 1 and _interactive())):
+            out[lo:hi] = model(x[lo:hi], training=False)
+            interrupt.check()
     return out

@@ -56,11 +56,11 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
     path = model.save_weights(tmp_path / "w.npz")
     before = path.read_bytes()
 
-    def write_half_then_fail(f, **arrays):
-        f.write(b"PK half an archive")
+    def write_half_then_fail(f, array, **kwargs):
+        f.write(b"half an array")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", write_half_then_fail)
+    monkeypatch.setattr(np.lib.format, "write_array", write_half_then_fail)
     with pytest.raises(OSError, match="disk full"):
         model.save_weights(path)
     assert path.read_bytes() == before

@@ -93,13 +93,16 @@ def test_predict_and_evaluate_run_in_batches():
     assert model.evaluate(x, y, return_dict=True)["loss"] == pytest.approx(loss, rel=1e-5)
 
 
-def test_nan_loss_names_epoch_and_batch():
+def test_nan_input_names_the_first_bad_sample():
     model = mini_lstm("float32")
     model.compile("adam")
     x, y = toy_data(model, 40)
-    x[21] = np.nan  # sample 21 sits in the third batch of 10 when not shuffled
-    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 3 of 4"):
-        model.fit(x, y, batch_size=10, epochs=1, shuffle=False, verbose=0)
+    x[21, 0, 0] = np.nan
+    x[30] = np.inf
+    for call in (lambda: model.fit(x, y, batch_size=10, epochs=1, verbose=0),
+                 lambda: model.evaluate(x, y), lambda: model.predict(x)):
+        with pytest.raises(ValueError, match=r"sample 21 is the first of 2 .*Clean them or drop"):
+            call()
 
 
 def test_callbacks_see_every_hook_and_can_stop_training():
@@ -146,16 +149,11 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(RuntimeError, match="compiled"):
         model.fit(x, np.zeros(5, int))
     model.compile("adam")
-    with pytest.raises(TypeError, match="float32 or float64.*uint8"):
-        fresh = Sequential([Input((4,)), Dense(3, activation="softmax")])
-        fresh.predict(np.zeros((2, 4), np.uint8))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         model.fit(x, np.array([0, 1, 2, 3, 0]), verbose=0)
     with pytest.raises(ValueError, match="5 samples but its labels have 4"):
         model.fit(x, np.zeros(4, int), verbose=0)
     with pytest.raises(ValueError, match=r"shape \(None, 4\)"):
         model.predict(np.zeros((2, 5), np.float32))
-    with pytest.raises(TypeError, match="float32 input, got float64"):
-        model.predict(np.zeros((2, 4), np.float64))
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(x, np.zeros(5, int), validation_split=1.0)

@@ -3,8 +3,13 @@
 Hashing a 29 MB archive costs tens of milliseconds, and the data folder may be
 read-only (a shared mount), so the cache does not live next to the data: it is a
 small JSON file in the user cache folder (see :func:`cache_dir`), keyed by the
-file's real path, size and modification time in nanoseconds. Any change to the
-file changes the key, so a stale entry can never vouch for a modified file. If
+file's real path, size, modification time, inode change time (ctime, in nanoseconds)
+and inode number. The mtime alone is not enough: ``cp -p``, ``rsync -t`` and
+``touch -r`` put an old mtime back on a rewritten file, but no user call can set the
+ctime, and any write or ``utime`` moves it forward; a file replaced by another gets a
+new inode. A file whose ctime is less than ``RACY_SECONDS`` old is hashed but not
+cached: the kernel stamps times at a clock tick (milliseconds), so a rewrite within
+the same tick could keep the same ctime (git's "racily clean" problem). If
 the cache folder cannot be written either, verification results are kept in
 memory for the life of the process.
 
@@ -20,6 +25,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from .atomic import atomic_write
@@ -37,6 +43,8 @@ __all__ = [
 
 _CACHE_FILE = "verified-sha256.json"
 _CHUNK = 1 << 20
+#: Files changed more recently than this are never cached (see the module docstring).
+RACY_SECONDS = 2.0
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -65,11 +73,17 @@ def cache_dir() -> Path:
 
 def _key(path: Path) -> str:
     st = path.stat()
-    return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
+    return (f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+            f"|{st.st_ino}")
+
+
+def _racy(path: Path) -> bool:
+    """Whether ``path`` changed so recently that another change could keep its ctime."""
+    return time.time_ns() - path.stat().st_ctime_ns < RACY_SECONDS * 1e9
 
 
 class VerificationCache:
-    """A ``{path|size|mtime_ns: sha256}`` table, persisted as JSON when possible.
+    """A ``{path|size|mtime_ns|ctime_ns|inode: sha256}`` table, persisted as JSON when possible.
 
     Parameters
     ----------
@@ -108,7 +122,9 @@ class VerificationCache:
             return self._entries.get(_key(Path(path)))
 
     def record(self, path: str | os.PathLike[str], sha256: str) -> None:
-        """Remember that ``path`` (at its current size and mtime) has hash ``sha256``."""
+        """Remember that ``path`` (as it is now) has hash ``sha256``; not if it just changed."""
+        if _racy(Path(path)):
+            return
         with self._lock:
             self._load()
             self._entries[_key(Path(path))] = sha256
@@ -148,7 +164,7 @@ def get_cache() -> VerificationCache:
 
 
 def cached_sha256(path: str | os.PathLike[str], cache: VerificationCache | None = None) -> str:
-    """SHA-256 of ``path``, computed at most once per (path, size, mtime)."""
+    """SHA-256 of ``path``, computed at most once per (path, size, mtime, ctime, inode)."""
     cache = get_cache() if cache is None else cache
     sha = cache.lookup(path)
     if sha is None:

@@ -48,6 +48,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 784 * 4096
 _MAX_DEFLATE_RATIO = 1032
+_MAX_NDIM = 64  # NumPy's limit
 
 
 def _code_for_dtype(dtype: np.dtype) -> int:
@@ -157,13 +158,15 @@ def _raw_chunks(fh: BinaryIO, first: bytes) -> Iterator[bytes]:
 
 
 def _decode(
-    chunks: Iterator[bytes], name: str, swap_last_axes: bool, limit: int
+    chunks: Iterator[bytes], name: str, swap_last_axes: bool, limit: int,
+    exact_limit: bool = True,
 ) -> np.ndarray:
     """Decode IDX content arriving in chunks straight into the result array.
 
-    ``limit`` bounds how many content bytes the source can possibly hold. A header
-    promising more is answered by counting the real bytes, never by allocating what
-    a corrupt header asks for.
+    ``limit`` bounds how many content bytes the source can possibly hold (exactly, when
+    ``exact_limit``: an uncompressed source). A header promising more is refused at
+    once, never by allocating what a corrupt header asks for; a payload longer than
+    promised is refused at its first extra byte.
     """
     head = bytearray()
     try:
@@ -178,27 +181,23 @@ def _decode(
             "inside the IDX header"
         ) from None
     native = dtype.newbyteorder("=")
+    if len(shape) > _MAX_NDIM:
+        raise IDXFormatError(
+            f"{name}: the IDX header declares {len(shape)} dimensions; NumPy arrays have at "
+            f"most {_MAX_NDIM}, and MNIST-style files have 1 to 3: the file is corrupt")
     expected = math.prod(shape) * dtype.itemsize
     if swap_last_axes and len(shape) < 2:
         raise IDXFormatError(f"{name}: cannot swap the last two axes of a {len(shape)}-D array")
     out_shape = shape[:-2] + (shape[-1], shape[-2]) if swap_last_axes else shape
-    received = len(head) - header_size
-    try:
-        if header_size + expected > limit:
-            raise MemoryError  # impossible size: do not even try to allocate it
-        out = np.empty(out_shape, native)
-    except MemoryError:
-        try:
-            received += sum(len(c) for c in chunks)
-        except _StreamEnded:
-            pass  # the count so far is what the file really has
-        if received == expected:
-            raise  # a genuine file too large for this machine
-        which = "short" if received < expected else "long"
+    if header_size + expected > limit:
+        # The file cannot hold what the header promises: say so without allocating it
+        # or decompressing the rest just to count it.
         raise IDXFormatError(
-            f"{name}: IDX payload too {which}: header {shape} of {native} promises "
-            f"{expected} bytes after the {header_size}-byte header, file has {received}"
-        ) from None
+            f"{name}: IDX payload too short: header {shape} of {native} promises "
+            f"{expected} bytes after the {header_size}-byte header, "
+            + (f"file has {limit - header_size}" if exact_limit else
+               f"more than the file can hold (at most {limit - header_size})"))
+    out = np.empty(out_shape, native)  # a genuine MemoryError means a genuine huge file
     # Whole records along axis 0 go into ``out`` as they arrive: byte-swapped and,
     # if asked, transposed on the way, so no second full-size copy is ever made.
     rec_items = math.prod(shape[1:]) if len(shape) > 1 else 1
@@ -231,8 +230,12 @@ def _decode(
         while True:
             if len(payload):
                 if received + len(payload) > expected:
-                    rest = sum(len(c) for c in chunks)  # count the remainder for the message
-                    raise too("long", received + len(payload) + rest)
+                    # Stop at the first byte past the promise: an overlong payload may
+                    # be gigabytes of compressed zeros, not worth decompressing to count.
+                    raise IDXFormatError(
+                        f"{name}: IDX payload too long: header {shape} of {native} promises "
+                        f"{expected} bytes after the {header_size}-byte header, file has at "
+                        f"least {received + len(payload)} (reading stopped there)")
                 received += len(payload)
                 if carry:
                     need = rec_bytes - len(carry)
@@ -333,7 +336,8 @@ def _read_open_file(fh: BinaryIO, name: str, swap_last_axes: bool) -> np.ndarray
     if head == _GZIP_MAGIC:
         # Deflate expands at most 1032:1, which bounds what a gzip file can hold.
         limit = size * _MAX_DEFLATE_RATIO
-        return _decode(_gunzip_chunks(fh, head, name), name, swap_last_axes, limit)
+        return _decode(_gunzip_chunks(fh, head, name), name, swap_last_axes, limit,
+                       exact_limit=False)
     return _decode(_raw_chunks(fh, head), name, swap_last_axes, size)
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 
 import pytest
 
-from scratchnet.data import ChecksumMismatchError, sha256_file, verify_file
+from scratchnet.data import ChecksumMismatchError, checksums, sha256_file, verify_file
 from scratchnet.data.checksums import VerificationCache, cache_dir, get_cache
+
+
+@pytest.fixture(autouse=True)
+def no_racy_window(monkeypatch):
+    """These tests cache files they have just written; the racy-file rule has its own test."""
+    monkeypatch.setattr(checksums, "RACY_SECONDS", 0.0)
 
 
 def _file(tmp_path, content=b"hello"):
@@ -77,3 +84,27 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv("SCRATCHNET_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "scratchnet"
+
+
+def test_same_size_rewrite_with_restored_mtime_is_hashed_again(tmp_path, isolated_cache):
+    """cp -p / rsync -t / touch -r put the old mtime back: the cache must still notice."""
+    path, sha = _file(tmp_path, b"labels: 0 1 2 3")
+    before = path.stat()
+    cache_file = isolated_cache / "verified-sha256.json"
+    assert verify_file(path, sha, cache=VerificationCache(cache_file)) == sha
+    assert json.loads(cache_file.read_text())  # recorded
+    time.sleep(0.05)  # beyond the kernel's timestamp tick
+    path.write_bytes(b"labels: 0 1 9 3")  # one label changed, same size, same inode
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(ChecksumMismatchError):
+        verify_file(path, sha, cache=VerificationCache(cache_file))  # a new process
+
+
+def test_a_file_changed_just_now_is_not_cached(tmp_path, isolated_cache, monkeypatch):
+    monkeypatch.setattr(checksums, "RACY_SECONDS", 60.0)
+    path, sha = _file(tmp_path)
+    cache = VerificationCache(isolated_cache / "verified-sha256.json")
+    assert verify_file(path, sha, cache=cache) == sha
+    assert cache.lookup(path) is None and not (isolated_cache / "verified-sha256.json").exists()

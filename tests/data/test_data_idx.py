@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -88,7 +89,10 @@ def _idx(shape=(3, 2), code=0x08, payload=None) -> bytes:
         (_idx()[:2], "at least 4 header bytes, got 2"),
         (_idx()[:10], "need 12 header bytes, got 10"),
         (_idx(payload=bytes(5)), "promises 6 bytes after the 12-byte header, file has 5"),
-        (_idx(payload=bytes(7)), "promises 6 bytes after the 12-byte header, file has 7"),
+        (_idx(payload=bytes(7)),
+         "promises 6 bytes after the 12-byte header, file has at least 7"),
+        (struct.pack(">HBB", 0, 8, 65) + struct.pack(">65I", *[1] * 65) + bytes(1),
+         "declares 65 dimensions; NumPy arrays have at most 64"),
         (_idx(shape=(2,), code=0x0C, payload=bytes(7)), "promises 8 bytes"),
     ],
 )
@@ -230,3 +234,30 @@ def test_swapping_a_1d_file_is_an_idx_format_error(tmp_path):
     path = write_idx(tmp_path / "labels.gz", np.arange(5, dtype=np.uint8))
     with pytest.raises(IDXFormatError, match="cannot swap the last two axes of a 1-D array"):
         read_idx(path, swap_last_axes=True)
+
+
+def test_an_overlong_gzip_payload_is_refused_at_its_first_extra_byte(tmp_path, monkeypatch):
+    """A small gzip of a valid header plus 256 MiB of zeros: not decompressed to count them."""
+    from scratchnet.data import idx
+
+    path = tmp_path / "long.gz"
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1 << 20)
+    with open(path, "wb") as f:
+        f.write(deflate.compress(_idx(shape=(3, 2), payload=bytes(6))))
+        for _ in range(256):
+            f.write(deflate.compress(zeros))
+        f.write(deflate.flush())
+    assert path.stat().st_size < 1 << 20
+    produced = []
+    real = idx._gunzip_chunks
+
+    def counting(*args):
+        for chunk in real(*args):
+            produced.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(idx, "_gunzip_chunks", counting)
+    with pytest.raises(IDXFormatError, match="too long.*file has at least"):
+        read_idx(path)
+    assert sum(produced) <= 2 * idx._OUT_CHUNK  # not 256 MiB
