@@ -205,7 +205,8 @@ def _stopped_on_nan(model, cbs, batch, loss) -> bool:
     """Show the callbacks the non-finite loss; True if one of them stopped training."""
     model.stop_training = False
     for cb in cbs:
-        cb.on_batch_end(batch, {"loss": loss if not math.isfinite(loss) else math.nan})
+        cb.on_batch_end(batch, {"loss": loss if not math.isfinite(loss) else math.nan,
+                                "accuracy": math.nan})
     return model.stop_training
 
 
