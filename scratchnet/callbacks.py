@@ -119,7 +119,7 @@ class BackupAndRestore(Callback):
         self.restored = False
 
     def _position(self):
-        position = getattr(self.model, "_fit_position", None)
+        position = self.model.fit_position
         if position is None:
             raise RuntimeError("BackupAndRestore works inside model.fit only")
         return position

@@ -143,7 +143,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
         model.reseed(seed)
         return model.compute_gradients(x, y, training)[0]
 
-    model._ensure_built(x)  # building hands out init streams, so it must precede reseed
+    model.build_for(x)  # building hands out init streams, so it must precede reseed
     model.reseed(seed)
     model.compute_gradients(x, y, training)
     analytic = {name: g.copy() for (name, _), g in
@@ -154,7 +154,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, training: bool = True, s
 
 def randomize_biases(model, rng: np.random.Generator, scale: float = 0.5) -> None:
     """Give every bias (parameters named 'b') random values in place, away from zero."""
-    model._ensure_built(np.zeros((1, *model.input_shape), dtype=model.dtype or np.float64))
+    model.build_for(np.zeros((1, *model.input_shape), dtype=model.dtype or np.float64))
     for name, p in model.named_parameters():
         if name.endswith("/b"):
             p[...] = rng.choice([-1, 1], p.shape) * rng.uniform(0.1, 1, p.shape) * scale

@@ -59,7 +59,12 @@ class Sequential:
         self.fused_softmax = None
         self.engine = check_engine(engine)
         self._engine = None  # made by build
-        self._fit_calls = 0
+        #: How many times ``fit`` has started: each call without a seed of its own derives
+        #: its shuffling and dropout streams from (seed, fit_calls).
+        self.fit_calls = 0
+        #: While ``fit`` runs, where it is (``scratchnet.backup.FitPosition``): what
+        #: BackupAndRestore saves and restores. None outside ``fit``.
+        self.fit_position = None
         for layer in layers or []:
             self.add(layer)
 
@@ -100,7 +105,8 @@ class Sequential:
                 raise type(err)(f"while building layer {layer.name!r}: {err}") from err
         self._engine = make_engine(self.engine, self)
 
-    def _ensure_built(self, x) -> None:
+    def build_for(self, x) -> None:
+        """Build the model for the batch ``x`` if it is not built yet (shape and dtype from x)."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"model {self.name!r}: expected a NumPy array, got {type(x).__name__}")
         if not self.built:
@@ -200,7 +206,7 @@ class Sequential:
         return self._forward(x, training, logits=True)
 
     def _forward(self, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
-        self._ensure_built(x)
+        self.build_for(x)
         self.layers[0].check_input(x)
         return self._engine.forward(x, training, logits)
 
@@ -212,7 +218,7 @@ class Sequential:
         """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
-        self._ensure_built(x)
+        self.build_for(x)
         self.layers[0].check_input(x)
         return self._engine.gradients(x, y, training)
 

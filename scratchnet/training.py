@@ -1,8 +1,9 @@
 """The training loop: fit, evaluate and predict, with progress and callbacks.
 
 These functions are bound as methods of ``Sequential``; they only use its public
-steps (``train_step``, ``logits``, ``__call__``, ``reseed``), so the loop reads
-top to bottom without the model's internals.
+members (``build_for``, ``train_step``, ``logits``, ``__call__``, ``reseed``,
+``fit_calls``, ``fit_position``), so the loop reads top to bottom without the model's
+internals.
 
 At the boundary every input is converted to the model's dtype once and checked for NaN
 and inf (``scratchnet.inputs``); every step is guarded so that a non-finite loss leaves
@@ -49,7 +50,7 @@ def _check_data(model, x, y, what="x", caller="fit"):
     """``(x, y)`` converted and checked; returns them (``y`` None when not given)."""
     x = inputs.as_model_input(model, x, what)
     inputs.check_not_empty(x, what, caller)
-    model._ensure_built(x)
+    model.build_for(x)
     model.layers[0].check_input(x)
     if y is None:
         return x, None
@@ -117,12 +118,12 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     else:
         x_val = y_val = None
 
-    model._fit_calls += 1
-    rng = model.reseed(seed if seed is not None else (model.seed, model._fit_calls))
+    model.fit_calls += 1
+    rng = model.reseed(seed if seed is not None else (model.seed, model.fit_calls))
     n = len(x)
     steps = math.ceil(n / batch_size)
     position = FitPosition(epoch=initial_epoch, steps=steps, samples=n, shuffle_rng=rng)
-    model._fit_position = position  # where BackupAndRestore reads and restores it
+    model.fit_position = position  # where BackupAndRestore reads and restores it
     history = History()
     cbs: list[Callback] = [history, *(callbacks or [])]
     for cb in cbs:
@@ -140,7 +141,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
             for cb in cbs:
                 cb.on_train_end()
     finally:
-        model._fit_position = None
+        model.fit_position = None
     return history
 
 

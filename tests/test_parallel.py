@@ -35,7 +35,7 @@ def gradients(make, dtype, n):
     model = make(dtype)
     model.compile("adam")
     x, y = data(model, n)
-    model._ensure_built(x)
+    model.build_for(x)
     randomize_biases(model, np.random.default_rng(1))
     model.reseed(0)
     loss, logits = model.compute_gradients(x, y, training=True)
@@ -106,7 +106,7 @@ def test_the_shards_take_different_rows_of_the_dropout_draw(workers):
     model.compile("adam")
     x, y = data(model, 2 * parallel.MIN_SHARD)
     x[parallel.MIN_SHARD:] = x[:parallel.MIN_SHARD]  # both shards see the same samples
-    model._ensure_built(x)
+    model.build_for(x)
     model.reseed(0)
     _, logits = model.compute_gradients(x, y)
     half = parallel.MIN_SHARD
