@@ -2,8 +2,8 @@
 
 A data-parallel step (``scratchnet.parallel``) gives each core its own shard of the
 batch, so every GEMM inside it must run on one thread: two shards each calling a
-2-thread OpenBLAS at once measured 13.2 ms for the seed CNN's three conv2 GEMMs, against
-8.4 ms with one thread each (and 10.3 ms for the whole batch on 2 threads).
+multi-threaded BLAS at once oversubscribe the cores (measured: benchmarks/README.md,
+"Data parallelism and the fast Conv2D's sizes").
 
 NumPy has no API for this. NumPy's wheels ship OpenBLAS, whose C API can set the count
 (``openblas_set_num_threads``; the scipy-openblas build NumPy uses prefixes and

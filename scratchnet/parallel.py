@@ -4,9 +4,8 @@ Why. A training step is a chain of GEMMs and elementwise kernels. Run on the who
 batch, each op hands both cores back and forth between OpenBLAS's and numba's thread
 pools, and the small ops cannot fill two cores at all. Cut the batch in two instead,
 and let each core run its half start to finish on one thread: nothing waits for a
-pool, and each half's buffers fit its core's cache better. The seed CNN's step went
-from about 24 to 19-20 ms, the seed LSTM's from 17 to about 10.5 ms (batch 128, two
-cores; ``benchmarks/`` has the current figures).
+pool, and each half's buffers fit its core's cache better (measured: benchmarks/README.md,
+"Data parallelism and the fast Conv2D's sizes").
 
 How the fast engine runs a training step on S workers (``scratchnet.fast.engine``):
 
