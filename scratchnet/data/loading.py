@@ -17,7 +17,7 @@ from .errors import (
 )
 from .idx import read_idx
 from .locating import SplitFiles, data_dir_origin, locate, not_found_message
-from .paths import ensure_writable_dir, find_file, resolve_data_dir
+from .paths import bundled_dir, ensure_writable_dir, find_file, resolve_data_dir
 from .registry import DatasetSpec, FileSpec, get_spec
 from .slicing import parse_split
 
@@ -69,6 +69,11 @@ def download_dataset(
     missing = [f for f in spec.files(splits) if find_file(spec, f, root) is None]
     if not missing:
         return []
+    if spec.bundled is not None:
+        raise DownloadError(
+            f"{spec.name} ships inside the scratchnet package and cannot be downloaded; "
+            f"its files are missing from {bundled_dir(spec)}: reinstall scratchnet "
+            "(pip install --force-reinstall scratchnet, or a fresh checkout)")
     target = root / spec.subdir
     # Folders this call creates; a failed download removes them again if still empty,
     # so an offline attempt leaves no trace.
