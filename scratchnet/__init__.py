@@ -20,11 +20,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # imported before NumPy, or the variable is exported. A user's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from scratchnet import callbacks, layers, losses, optimizers
+from scratchnet import callbacks, compile_notice, layers, losses, optimizers
 from scratchnet.callbacks import Callback, EarlyStopping, History
 from scratchnet.losses import SparseCategoricalCrossentropy
 from scratchnet.model import Input, Sequential
 from scratchnet.optimizers import SGD, Adam
+
+# One line on stderr while kernels compile for the first time (silent on a warm cache).
+compile_notice.install()
 
 __version__ = "0.1.0"
 
