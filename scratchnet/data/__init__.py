@@ -26,7 +26,7 @@ from .errors import (
     UnknownDatasetError,
 )
 from .idx import read_idx, write_idx
-from .loading import download_dataset, load
+from .loading import download_dataset, download_size, load
 from .locating import SplitFiles, locate, missing_message
 from .paths import default_data_dir, resolve_data_dir
 from .preprocess import normalize
@@ -64,6 +64,7 @@ __all__ = [
     "default_data_dir",
     "download_dataset",
     "download_file",
+    "download_size",
     "extract_zip_members",
     "get_spec",
     "load",
