@@ -15,7 +15,8 @@ It listens to numba's ``"numba:compile"`` events (:mod:`numba.core.event`) and o
 to those of functions defined in scratchnet, so it needs no change to any kernel and
 says nothing about other libraries' functions. ``import scratchnet`` installs it;
 :func:`uninstall` removes it and :func:`quiet` silences it for a block (the
-``warmup`` command shows a progress bar instead).
+``warmup`` command shows a progress bar instead). :func:`record` lists what compiled
+and how long each took, for ``warmup`` and ``benchmarks/bench_startup.py``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from numba.core import event
 
-__all__ = ["THRESHOLD_S", "install", "uninstall", "quiet", "message"]
+__all__ = ["THRESHOLD_S", "Compile", "install", "message", "quiet", "record", "uninstall"]
 
 #: Seconds of compiling (in all, per dtype) before the line appears.
 THRESHOLD_S = 1.0
@@ -149,3 +151,73 @@ def quiet() -> Iterator[None]:
     finally:
         with listener.lock:
             listener.muted -= 1
+
+
+@dataclass(frozen=True)
+class Compile:
+    """One kernel specialization numba compiled (its helpers' compiles included).
+
+    Attributes
+    ----------
+    kernel : str
+        ``module.function`` of the kernel, e.g. ``"scratchnet.kernels.lstm.lstm_step"``.
+    signature : str
+        The argument types it was compiled for.
+    seconds : float
+        Wall time of the compile, helpers inlined into it included.
+    """
+
+    kernel: str
+    signature: str
+    seconds: float
+
+
+class _Recorder(event.Listener):
+    def __init__(self, on_start: Callable[[str], None] | None) -> None:
+        self.compiles: list[Compile] = []
+        self.stack: list[float] = []
+        self.callback = on_start
+
+    def on_start(self, ev: event.Event) -> None:
+        if not _is_ours(ev.data):
+            return
+        self.stack.append(time.perf_counter())
+        if len(self.stack) == 1 and self.callback is not None:
+            self.callback(_name(ev.data))
+
+    def on_end(self, ev: event.Event) -> None:
+        if not _is_ours(ev.data) or not self.stack:
+            return
+        start = self.stack.pop()
+        if not self.stack:
+            signature = ", ".join(str(a) for a in ev.data.get("args") or ())
+            self.compiles.append(Compile(_name(ev.data), signature,
+                                         time.perf_counter() - start))
+
+
+def _name(data: dict) -> str:
+    func = data["dispatcher"].py_func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+@contextmanager
+def record(on_start: Callable[[str], None] | None = None) -> Iterator[list[Compile]]:
+    """Collect every scratchnet kernel compiled inside the block.
+
+    Parameters
+    ----------
+    on_start : callable, optional
+        Called with the kernel's name when a compile starts (a progress bar's label).
+
+    Yields
+    ------
+    list of Compile
+        Filled as kernels compile, in order; kernels loaded from numba's cache are
+        not compiles and do not appear.
+    """
+    recorder = _Recorder(on_start)
+    event.register("numba:compile", recorder)
+    try:
+        yield recorder.compiles
+    finally:
+        event.unregister("numba:compile", recorder)
