@@ -20,18 +20,32 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # imported before NumPy, or the variable is exported. A user's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from scratchnet import callbacks, compile_notice, layers, losses, optimizers
-from scratchnet.callbacks import Callback, EarlyStopping, History
-from scratchnet.losses import SparseCategoricalCrossentropy
-from scratchnet.model import Input, Sequential
-from scratchnet.optimizers import SGD, Adam
-
 # One line on stderr while kernels compile for the first time (silent on a warm cache).
-compile_notice.install()
+# Installed when the first kernel module imports numba, so this import stays light.
+from scratchnet import compile_notice  # noqa: E402 - after the environment defaults
+
+compile_notice.install_when_numba_loads()
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SGD", "Adam", "Callback", "EarlyStopping", "History", "Input", "Sequential",
-    "SparseCategoricalCrossentropy", "callbacks", "layers", "losses", "optimizers",
-]
+# The public names load on first use (PEP 562), so that ``import scratchnet.reference``
+# (the textbook path, plain NumPy) does not load numba and the kernels with it.
+_EXPORTS = {
+    "SGD": "scratchnet.optimizers", "Adam": "scratchnet.optimizers",
+    "Callback": "scratchnet.callbacks", "EarlyStopping": "scratchnet.callbacks",
+    "History": "scratchnet.callbacks", "Input": "scratchnet.model",
+    "Sequential": "scratchnet.model", "SparseCategoricalCrossentropy": "scratchnet.losses",
+}
+_SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"scratchnet.{name}")
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")

@@ -13,9 +13,13 @@ that compiles for less than the threshold stays silent too.
 
 It listens to numba's ``"numba:compile"`` events (:mod:`numba.core.event`) and only
 to those of functions defined in scratchnet, so it needs no change to any kernel and
-says nothing about other libraries' functions. ``import scratchnet`` installs it;
-:func:`uninstall` removes it and :func:`quiet` silences it for a block (the
-``warmup`` command shows a progress bar instead). :func:`record` lists what compiled
+says nothing about other libraries' functions. ``import scratchnet`` does not load
+numba (the reference path needs none), so it only arranges, with
+:func:`install_when_numba_loads`, for the listener to be installed the moment numba
+is first imported, i.e. when the first kernel module loads; this module itself
+imports nothing heavy (measured: under 1 ms). :func:`uninstall` removes the listener
+and :func:`quiet` silences it for a block (the ``warmup`` command shows a progress
+bar instead). :func:`record` lists what compiled
 and how long each took, for ``warmup`` and ``benchmarks/bench_startup.py``.
 """
 
@@ -24,13 +28,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from numba.core import event
-
-__all__ = ["THRESHOLD_S", "Compile", "install", "message", "quiet", "record", "uninstall"]
+__all__ = ["THRESHOLD_S", "Compile", "install", "install_when_numba_loads", "message", "quiet",
+           "record", "uninstall"]
 
 #: Seconds of compiling (in all, per dtype) before the line appears.
 THRESHOLD_S = 1.0
@@ -56,7 +59,25 @@ def _dtype(data: dict) -> str | None:
     return None
 
 
-class _Notice(event.Listener):
+class _Listener:
+    """A numba event listener (registered as a virtual subclass of numba's Listener, so
+    that defining it does not import numba)."""
+
+    def notify(self, ev) -> None:
+        if ev.is_start:
+            self.on_start(ev)
+        elif ev.is_end:
+            self.on_end(ev)
+
+
+def _events():
+    from numba.core import event
+
+    event.Listener.register(_Listener)  # idempotent
+    return event
+
+
+class _Notice(_Listener):
     """Times nested compile events; a timer prints the line once a dtype passes the threshold."""
 
     def __init__(self, threshold: float) -> None:
@@ -70,7 +91,7 @@ class _Notice(event.Listener):
         self.timer: threading.Timer | None = None
         self.muted = 0
 
-    def on_start(self, ev: event.Event) -> None:
+    def on_start(self, ev) -> None:
         if not _is_ours(ev.data):
             return
         with self.lock:
@@ -88,7 +109,7 @@ class _Notice(event.Listener):
             self.timer.daemon = True
             self.timer.start()
 
-    def on_end(self, ev: event.Event) -> None:
+    def on_end(self, ev) -> None:
         if not _is_ours(ev.data):
             return
         with self.lock:
@@ -125,7 +146,7 @@ def install(threshold: float = THRESHOLD_S) -> None:
     global _listener
     if _listener is None:
         _listener = _Notice(threshold)
-        event.register("numba:compile", _listener)
+        _events().register("numba:compile", _listener)
     _listener.threshold = threshold
 
 
@@ -133,8 +154,51 @@ def uninstall() -> None:
     """Stop listening."""
     global _listener
     if _listener is not None:
-        event.unregister("numba:compile", _listener)
+        _events().unregister("numba:compile", _listener)
         _listener = None
+
+
+class _AfterNumbaImport:
+    """A meta path finder that installs the listener right after numba's first import,
+    then steps aside (it finds nothing itself: the other finders load numba)."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "numba":
+            return None
+        import importlib.util
+
+        _remove_hook()
+        spec = importlib.util.find_spec(fullname)  # the other finders, as if we were absent
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_install(module):
+            exec_module(module)
+            install()
+
+        spec.loader.exec_module = exec_then_install
+        return spec
+
+
+_hook: _AfterNumbaImport | None = None
+
+
+def _remove_hook() -> None:
+    global _hook
+    if _hook is not None and _hook in sys.meta_path:
+        sys.meta_path.remove(_hook)
+    _hook = None
+
+
+def install_when_numba_loads() -> None:
+    """Install the listener now if numba is loaded, else as soon as something imports it."""
+    global _hook
+    if "numba" in sys.modules:
+        install()
+    elif _hook is None:
+        _hook = _AfterNumbaImport()
+        sys.meta_path.insert(0, _hook)
 
 
 @contextmanager
@@ -153,8 +217,7 @@ def quiet() -> Iterator[None]:
             listener.muted -= 1
 
 
-@dataclass(frozen=True)
-class Compile:
+class Compile(namedtuple("Compile", "kernel signature seconds")):
     """One kernel specialization numba compiled (its helpers' compiles included).
 
     Attributes
@@ -167,25 +230,25 @@ class Compile:
         Wall time of the compile, helpers inlined into it included.
     """
 
-    kernel: str
-    signature: str
-    seconds: float
+    # A namedtuple rather than a dataclass: dataclasses costs ~9 ms to import, and this
+    # module is imported by ``import scratchnet``.
+    __slots__ = ()
 
 
-class _Recorder(event.Listener):
+class _Recorder(_Listener):
     def __init__(self, on_start: Callable[[str], None] | None) -> None:
         self.compiles: list[Compile] = []
         self.stack: list[float] = []
         self.callback = on_start
 
-    def on_start(self, ev: event.Event) -> None:
+    def on_start(self, ev) -> None:
         if not _is_ours(ev.data):
             return
         self.stack.append(time.perf_counter())
         if len(self.stack) == 1 and self.callback is not None:
             self.callback(_name(ev.data))
 
-    def on_end(self, ev: event.Event) -> None:
+    def on_end(self, ev) -> None:
         if not _is_ours(ev.data) or not self.stack:
             return
         start = self.stack.pop()
@@ -216,8 +279,9 @@ def record(on_start: Callable[[str], None] | None = None) -> Iterator[list[Compi
         not compiles and do not appear.
     """
     recorder = _Recorder(on_start)
-    event.register("numba:compile", recorder)
+    events = _events()
+    events.register("numba:compile", recorder)
     try:
         yield recorder.compiles
     finally:
-        event.unregister("numba:compile", recorder)
+        events.unregister("numba:compile", recorder)

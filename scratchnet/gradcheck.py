@@ -57,18 +57,25 @@ def numerical_gradient(f: Callable[[], float], arr: np.ndarray, eps: float = 1e-
 
 
 def check_layer(layer, x: np.ndarray, *, training: bool = True, seed: int = 0,
-                eps: float = 1e-6) -> dict[str, float]:
+                eps: float = 1e-6, engine: str = "reference",
+                need_input_grad: bool = True) -> dict[str, float]:
     """Relative error of ``layer``'s backward pass, for its input and every parameter.
 
     Forward passes run in training mode by default, as backward needs their caches
-    (a layer's inference path may keep none). The layer's RNG is re-seeded before every
-    forward, so a stochastic layer (Dropout) sees the same fixed mask in every evaluation.
+    (a layer's fast inference path may keep none). The layer's RNG is re-seeded before
+    every forward, so a stochastic layer (Dropout) sees the same fixed mask in every
+    evaluation.
 
     Parameters
     ----------
     layer : Layer
         Built (or buildable) for float64 inputs of ``x.shape[1:]``.
     x : ndarray, float64, shape (N, ...)
+    engine : {'reference', 'fast'}
+        Check the layer's reference pair (``forward``/``backward`` and its activation),
+        or its fast implementation (``scratchnet.fast``).
+    need_input_grad : bool
+        False checks the fast path of a model's first layer, which skips dL/dx.
 
     Returns
     -------
@@ -78,14 +85,24 @@ def check_layer(layer, x: np.ndarray, *, training: bool = True, seed: int = 0,
     x = np.ascontiguousarray(x, dtype=np.float64)
     if not layer.built:
         layer.build(x.shape[1:], np.float64, np.random.default_rng(seed))
+    if engine == "fast":
+        from scratchnet.fast import runner_for
+
+        runner = runner_for(layer, layer.grads)
+        runner.need_input_grad = need_input_grad
+        forward, backward = runner.forward, runner.backward
+    elif engine == "reference":
+        forward, backward = layer, layer.backprop
+    else:
+        raise ValueError(f"unknown engine {engine!r}; choose 'reference' or 'fast'")
 
     def run(training_=training):
         layer.rng = np.random.default_rng(seed + 1)
-        return layer(x, training=training_)
+        return forward(x, training_)
 
     y = run()
     g = np.random.default_rng(seed + 2).standard_normal(y.shape)
-    dx = layer.backprop(g)
+    dx = backward(g)
     analytic = {k: v.copy() for k, v in layer.grads.items()}
     if dx is not None:
         analytic["x"] = dx.copy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.kernels.softmax_ce import softmax_cross_entropy
+from scratchnet.reference import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 
 def check_labels(labels, num_classes: int, n: int) -> np.ndarray:
@@ -62,6 +63,16 @@ class SparseCategoricalCrossentropy:
         grad = np.empty_like(logits)
         losses = softmax_cross_entropy(logits, labels, grad, batch_size)
         return float(losses.sum(dtype=np.float64) / batch_size), grad
+
+
+    def reference(self, logits: np.ndarray, labels: np.ndarray):
+        """The same ``(mean loss, dL/dlogits)`` by the textbook pair of
+        ``scratchnet.reference.losses``: ``(softmax - onehot) / N``."""
+        if logits.ndim != 2:
+            raise ValueError(f"{self.name}: expected logits of shape (N, C), got {logits.shape}")
+        labels = check_labels(labels, logits.shape[1], logits.shape[0])
+        loss, cache = softmax_cross_entropy_forward(logits, labels)
+        return loss, softmax_cross_entropy_backward(1.0, cache)
 
 
 def get_loss(spec) -> SparseCategoricalCrossentropy:

@@ -7,14 +7,12 @@ dropout), which all derive from one seed so that a run can be repeated bit for b
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 
-from scratchnet import parallel
+from scratchnet.engine import check_engine, make_engine
 from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
-from scratchnet.losses import SparseCategoricalCrossentropy, check_labels, get_loss
+from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
@@ -40,9 +38,13 @@ class Sequential:
         unless ``fit`` is given its own seed.
     dtype : 'float32' or 'float64', optional
         The compute dtype. By default the dtype of the first data seen, or float32.
+    engine : {'fast', 'reference'}
+        Which implementation runs the layers (``scratchnet.engine``): numba kernels and
+        data parallelism (``scratchnet.fast``), or each layer's plain-NumPy pair
+        (``scratchnet.reference``). Both compute the same, up to float rounding.
     """
 
-    def __init__(self, layers=None, name="sequential", seed=0, dtype=None):
+    def __init__(self, layers=None, name="sequential", seed=0, dtype=None, engine="fast"):
         self.name = name
         self.seed = int(seed)
         self.layers: list[Layer] = []
@@ -51,10 +53,12 @@ class Sequential:
         self.optimizer = None
         self.loss = None
         self.stop_training = False
-        self._fused_softmax = None  # "layer", "activation" or None, set by compile
-        self._pools_first: set[int] = set()  # layer i runs with the pool i + 1 (build)
+        #: Where the loss takes over the final softmax: "layer" (a Softmax layer),
+        #: "activation" (the last layer's activation='softmax') or None. Set by compile.
+        self.fused_softmax = None
+        self.engine = check_engine(engine)
+        self._engine = None  # made by build
         self._fit_calls = 0
-        self._replicas = parallel.Replicas()  # per-shard layer copies, see scratchnet.parallel
         for layer in layers or []:
             self.add(layer)
 
@@ -93,17 +97,7 @@ class Sequential:
                 shape = layer.build(shape, self.dtype, np.random.default_rng(stream))
             except (ValueError, TypeError) as err:
                 raise type(err)(f"while building layer {layer.name!r}: {err}") from err
-        # The first layer's input gradient is never used: let it skip that work.
-        self.layers[0].need_input_grad = False
-        # Nor is what the next layer never reads (an odd last row and column before a
-        # 'valid' 2x2 max-pool): let a layer that can, skip computing it.
-        for before, after in pairwise(self.layers):
-            before.crop_output(after.input_window())
-        # At inference, a conv's bias and ReLU can wait until after the max-pool that
-        # follows it (Conv2D.pooled): same numbers, less work.
-        self._pools_first = {i for i, (before, after) in enumerate(pairwise(self.layers))
-                             if before.pools_first(after)}
-        self._replicas = parallel.Replicas()  # copies of the old layers are stale
+        self._engine = make_engine(self.engine, self)
 
     def _ensure_built(self, x) -> None:
         if not isinstance(x, np.ndarray):
@@ -180,16 +174,16 @@ class Sequential:
         last = self.layers[-1]
         if isinstance(self.loss, SparseCategoricalCrossentropy) and not self.loss.from_logits:
             if isinstance(last, Softmax):
-                self._fused_softmax = "layer"
+                self.fused_softmax = "layer"
             elif isinstance(last.activation, Softmax):
-                self._fused_softmax = "activation"
+                self.fused_softmax = "activation"
             else:
                 raise ValueError(
                     f"model {self.name!r} does not end in a softmax: give its last layer "
                     "activation='softmax', or use SparseCategoricalCrossentropy(from_logits=True)"
                 )
         else:
-            self._fused_softmax = None
+            self.fused_softmax = None
 
     # -- forward and backward -------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -202,84 +196,20 @@ class Sequential:
 
     def _forward(self, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
         self._ensure_built(x)
-        if training:
-            return self._forward_on(self.layers, x, True, logits)
-        bounds = parallel.shard_bounds(len(x))
-        if bounds is None:
-            return self._infer_on(self.layers, x, logits)
-        # Inference treats every sample on its own: each core takes a slice of the batch.
-        return np.concatenate(self._replicas.run(
-            self.layers, bounds, lambda layers, xs: self._infer_on(layers, xs, logits), x))
-
-    def _infer_on(self, layers, x: np.ndarray, logits: bool) -> np.ndarray:
-        chunk = min((layer.inference_chunk for layer in layers if layer.inference_chunk),
-                    default=None)
-        if chunk and len(x) > chunk:
-            # A large batch goes through the whole network in pieces: the layers that
-            # asked for it stay in cache, and no layer's output for the whole batch is
-            # ever materialised.
-            return np.concatenate([self._forward_on(layers, x[lo:lo + chunk], False, logits)
-                                   for lo in range(0, len(x), chunk)])
-        return self._forward_on(layers, x, False, logits)
-
-    def _forward_on(self, layers, x: np.ndarray, training: bool, logits: bool) -> np.ndarray:
-        """Run ``layers`` (the model's own, or one shard's replicas of them) on ``x``."""
-        last, i = len(layers) - 1, 0
-        while i <= last:
-            if logits and i == last and self._fused_softmax == "layer":
-                break
-            if not training and i in self._pools_first:  # this layer and the pool after it
-                x = layers[i].pooled(x, layers[i + 1])
-                i += 2
-                continue
-            fused = logits and i == last and self._fused_softmax == "activation"
-            x = layers[i](x, training=training, apply_activation=not fused)
-            i += 1
-        return x
-
-    def backward(self, dlogits: np.ndarray) -> None:
-        """Backpropagate dL/dlogits through every layer, filling each layer's ``grads``."""
-        self._backward_on(self.layers, dlogits)
-
-    def _backward_on(self, layers, dlogits: np.ndarray) -> None:
-        dy = dlogits
-        last = len(layers) - 1
-        for i in range(last, -1, -1):
-            if i == last and self._fused_softmax == "layer":
-                continue
-            fused = i == last and self._fused_softmax == "activation"
-            dy = layers[i].backprop(dy, through_activation=not fused)
+        self.layers[0].check_input(x)
+        return self._engine.forward(x, training, logits)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray, training: bool = True):
         """Forward, loss and backward for one batch, without updating. Returns (loss, logits).
 
-        A training batch large enough is split across the cores (``scratchnet.parallel``).
+        Fills every layer's ``grads``. On the fast engine a training batch large enough is
+        split across the cores (``scratchnet.parallel``).
         """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
         self._ensure_built(x)
-        bounds = parallel.shard_bounds(len(x)) if training else None
-        if bounds is None:
-            return self._gradients_on(self.layers, x, y, training, len(x))
-        y = check_labels(y, self.output_shape[-1], len(x))  # whole-batch errors, not a shard's
-        drawn = [layer.draw(len(x)) for layer in self.layers]  # as unsharded, in batch order
-
-        def shard(layers, xs, ys, *noise):
-            for layer, u in zip(layers, noise, strict=True):
-                if u is not None:
-                    layer.drawn = u  # this shard's rows of the batch's draw
-            return self._gradients_on(layers, xs, ys, True, len(x))
-
-        shards = self._replicas.run(self.layers, bounds, shard, x, y, *drawn)
-        self._replicas.sum_grads(self.layers)
-        return sum(loss for loss, _ in shards), np.concatenate([z for _, z in shards])
-
-    def _gradients_on(self, layers, x, y, training: bool, batch_size: int):
-        """Forward, loss and backward of ``layers`` on (part of) a batch of ``batch_size``."""
-        logits = self._forward_on(layers, x, training, logits=True)
-        loss, dlogits = self.loss(logits, y, batch_size=batch_size)
-        self._backward_on(layers, dlogits)
-        return loss, logits
+        self.layers[0].check_input(x)
+        return self._engine.gradients(x, y, training)
 
     def train_step(self, x: np.ndarray, y: np.ndarray):
         """One optimisation step on a batch. Returns (mean loss, number correct)."""

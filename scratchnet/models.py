@@ -6,7 +6,8 @@ from scratchnet.layers import LSTM, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from scratchnet.model import Input, Sequential
 
 
-def seed_cnn(num_classes: int, input_shape=(28, 28, 1), seed: int = 0, dtype="float32"):
+def seed_cnn(num_classes: int, input_shape=(28, 28, 1), seed: int = 0, dtype="float32",
+             engine="fast"):
     """Conv(32,3,relu) Pool Conv(64,3,relu) Pool Dropout(.25) Flatten Dense(128,relu)
     Dropout(.5) Dense(C, softmax). 229,807 parameters for 47 classes."""
     return Sequential([
@@ -20,14 +21,15 @@ def seed_cnn(num_classes: int, input_shape=(28, 28, 1), seed: int = 0, dtype="fl
         Dense(128, activation="relu"),
         Dropout(0.5),
         Dense(num_classes, activation="softmax"),
-    ], name="cnn", seed=seed, dtype=dtype)
+    ], name="cnn", seed=seed, dtype=dtype, engine=engine)
 
 
-def seed_lstm(num_classes: int, input_shape=(28, 28), seed: int = 0, dtype="float32"):
+def seed_lstm(num_classes: int, input_shape=(28, 28), seed: int = 0, dtype="float32",
+              engine="fast"):
     """Rows as timesteps: LSTM(128) Dropout(.3) Dense(C, softmax). 86,447 parameters for 47."""
     return Sequential([
         Input(input_shape),
         LSTM(128),
         Dropout(0.3),
         Dense(num_classes, activation="softmax"),
-    ], name="lstm", seed=seed, dtype=dtype)
+    ], name="lstm", seed=seed, dtype=dtype, engine=engine)

@@ -8,16 +8,16 @@ pool, and each half's buffers fit its core's cache better. The seed CNN's step w
 from about 24 to 19-20 ms, the seed LSTM's from 17 to about 10.5 ms (batch 128, two
 cores; ``benchmarks/`` has the current figures).
 
-How a training step runs on S workers (``Sequential.compute_gradients``):
+How the fast engine runs a training step on S workers (``scratchnet.fast.engine``):
 
 1. the batch is cut into S contiguous shards whose sizes differ by at most one;
 2. every layer that uses random numbers (Dropout) draws them for the whole batch, in
-   batch order, exactly as it would unsharded (:meth:`Layer.draw`);
-3. shard k runs forward, loss and backward on replica k of every layer
-   (:meth:`Layer.replica`): it shares the layer's ``params``, has its own ``grads`` and
-   caches, and takes its rows of the draws;
+   batch order, exactly as it would unsharded (``Runner.draw``);
+3. shard k runs forward, loss and backward on its own set of runners
+   (``scratchnet.fast.runner``): they share the layers' ``params``, have their own
+   ``grads`` and caches, and take their rows of the draws;
 4. each shard's loss gradient is divided by the size of the whole batch, so the
-   replicas' grads, summed in shard order into the layers' own ``grads``, are the
+   shards' grads, summed in shard order into the layers' own ``grads``, are the
    gradient of the whole batch's mean loss.
 
 Inference cuts a batch the same way, and each shard goes through the model in the
@@ -84,42 +84,10 @@ def _executor(threads: int) -> ThreadPoolExecutor:
     return _pool
 
 
-class Replicas:
-    """Per-shard copies of a model's layers, kept between steps so their buffers are reused."""
-
-    def __init__(self):
-        self._sets: list[list] = []  # one list of replica layers per shard
-
-    def for_layers(self, layers, shards: int) -> list[list]:
-        """``shards`` lists of replicas of ``layers``, synchronised with them."""
-        if len(self._sets) != shards or any(len(s) != len(layers) for s in self._sets):
-            self._sets = [[layer.replica() for layer in layers] for _ in range(shards)]
-            for replicas in self._sets:
-                for replica in replicas:
-                    # A replica draws nothing itself: it gets its rows of the batch's draw
-                    # (Layer.draw). Without a stream, a layer that drew anyway would fail
-                    # loudly instead of repeating its twin's numbers.
-                    replica.rng = None
-        for i, layer in enumerate(layers):
-            for replicas in self._sets:
-                replicas[i].params = layer.params  # the very same arrays, also after a load
-        return self._sets
-
-    def run(self, layers, bounds, fn, *arrays) -> list:
-        """:func:`run_shards` of ``fn`` on these replicas of ``layers``, one set per shard."""
-        return run_shards(bounds, self.for_layers(layers, len(bounds) - 1), fn, *arrays)
-
-    def sum_grads(self, layers) -> None:
-        """``layer.grads = sum over shards of replica.grads``, added in shard order."""
-        for i, layer in enumerate(layers):
-            for key, total in layer.grads.items():
-                np.add(self._sets[0][i].grads[key], self._sets[1][i].grads[key], out=total)
-                for replicas in self._sets[2:]:
-                    total += replicas[i].grads[key]
-
-
 def run_shards(bounds, replica_sets, fn, *arrays) -> list:
     """``[fn(replica_sets[k], *(a[lo_k:hi_k] for a in arrays)) for each shard k]``, at once.
+
+    ``replica_sets[k]`` is whatever shard k works on (the fast engine's runners).
 
     An array may be None, and is passed on as None.
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import assert_gradients
+from helpers import ENGINES, assert_gradients
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,14 +11,15 @@ from scratchnet.layers import ReLU, Sigmoid, Softmax, Tanh, get_activation
 KINDS = [ReLU, Tanh, Sigmoid, Softmax]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", KINDS)
 @given(n=st.integers(1, 4), d=st.integers(1, 6), seed=st.integers(0, 2**16))
-def test_activation_gradients(kind, n, d, seed):
+def test_activation_gradients(engine, kind, n, d, seed):
     # Unit scale: deep in saturation the true slope (~1e-8) is below what central
     # differences can resolve, so a check there would only measure rounding.
     x = np.random.default_rng(seed).standard_normal((n, d))
     x[np.abs(x) < 1e-3] = 0.5  # keep ReLU away from its kink
-    assert_gradients(kind(), x, seed=seed)
+    assert_gradients(kind(), x, seed=seed, engine=engine)
 
 
 @pytest.mark.parametrize("kind", KINDS)

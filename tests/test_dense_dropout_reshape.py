@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import assert_gradients
+from helpers import ENGINES, assert_gradients, fast_runner
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,28 +11,32 @@ from scratchnet.layers import Dense, Dropout, Flatten, Reshape
 ACTIVATIONS = st.sampled_from([None, "relu", "tanh", "sigmoid", "softmax"])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @given(n=st.integers(1, 5), d=st.integers(1, 6), units=st.integers(1, 6),
        extra=st.integers(0, 3), activation=ACTIVATIONS, seed=st.integers(0, 2**16))
-def test_dense_gradients(n, d, units, extra, activation, seed):
+def test_dense_gradients(engine, n, d, units, extra, activation, seed):
     rng = np.random.default_rng(seed)
     # extra > 0 adds a middle axis: Dense acts on the last axis, like Keras.
     shape = (n, extra, d) if extra else (n, d)
-    assert_gradients(Dense(units, activation=activation), rng.standard_normal(shape), seed=seed)
+    assert_gradients(Dense(units, activation=activation), rng.standard_normal(shape), seed=seed,
+                     engine=engine)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @given(n=st.integers(1, 4), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
        rate=st.floats(0.0, 0.9), seed=st.integers(0, 2**16))
-def test_dropout_gradients_with_fixed_mask(n, shape, rate, seed):
+def test_dropout_gradients_with_fixed_mask(engine, n, shape, rate, seed):
     x = np.random.default_rng(seed).standard_normal((n, *shape))
-    assert_gradients(Dropout(rate), x, training=True, seed=seed)
+    assert_gradients(Dropout(rate), x, training=True, seed=seed, engine=engine)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @given(n=st.integers(1, 4), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
        seed=st.integers(0, 2**16))
-def test_flatten_and_reshape_gradients(n, shape, seed):
+def test_flatten_and_reshape_gradients(engine, n, shape, seed):
     x = np.random.default_rng(seed).standard_normal((n, *shape))
-    assert_gradients(Flatten(), x, seed=seed)
-    assert_gradients(Reshape((-1, shape[0])), x, seed=seed)
+    assert_gradients(Flatten(), x, seed=seed, engine=engine)
+    assert_gradients(Reshape((-1, shape[0])), x, seed=seed, engine=engine)
 
 
 def test_dropout_scales_and_drops():
@@ -65,9 +69,10 @@ def test_dense_keeps_dtype(dtype):
 def test_dense_first_layer_skips_input_gradient():
     layer = Dense(3)
     x = np.random.default_rng(0).standard_normal((4, 5))
-    layer(x)
-    layer.need_input_grad = False
-    assert layer.backprop(np.ones((4, 3))) is None
+    layer.build(x.shape[1:], np.float64)
+    runner = fast_runner(layer, first=True)
+    runner.forward(x, True)
+    assert runner.backward(np.ones((4, 3))) is None
     np.testing.assert_allclose(layer.grads["W"], x.T @ np.ones((4, 3)))
 
 

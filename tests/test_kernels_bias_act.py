@@ -1,23 +1,23 @@
-"""The fused bias + activation kernels equal their NumPy references, and the layers using
-them still pass their gradient checks with every activation (see test_dense_dropout_reshape
-and test_conv2d)."""
+"""The fused bias + activation kernels: each parallel kernel, its serial twin and the
+dispatcher agree bit for bit, and all equal the plain NumPy definitions to a stated
+tolerance (the layers' own gradient checks are in test_dense_dropout_reshape and
+test_conv2d)."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet.kernels import bias_act as k
-from scratchnet.kernels.bias_act import (
-    bias_add_reference,
-    bias_relu_reference,
-    column_sums,
-    column_sums_reference,
-    relu_bias_backward_reference,
-)
 
 DTYPES = [np.float32, np.float64]
 SHAPES = dict(rows=st.integers(1, 300), cols=st.integers(1, 70), seed=st.integers(0, 2**16))
+# The kernels sum the rows chunk by chunk, NumPy pairwise: each order rounds differently,
+# by a few ulp per summed row at most. atol is scaled by sqrt(rows) (the typical growth).
+SUM_TOL = {np.float32: 1e-5, np.float64: 1e-12}
+# One add and one max per element: IEEE arithmetic leaves no rounding freedom.
+ELEMENTWISE_TOL = {np.float32: 0.0, np.float64: 0.0}
 
 
 def draw(rows, cols, seed, dtype):
@@ -26,62 +26,75 @@ def draw(rows, cols, seed, dtype):
     return z, rng.standard_normal(cols).astype(dtype), dy
 
 
-PARALLEL = pytest.mark.parametrize("twin", ["", "_serial"], ids=["parallel", "serial"])
+def variants(name):
+    """The parallel kernel, its serial twin and the dispatcher, by name."""
+    return {v: getattr(k, name + v) for v in ("_parallel", "_serial", "")}
 
 
-@PARALLEL
+def assert_sums_close(got, want, rows, dtype):
+    tol = SUM_TOL[dtype]
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(rows))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["bias_relu", "bias_add"])
 @given(**SHAPES)
-def test_forward_kernels_equal_references(twin, dtype, rows, cols, seed):
+def test_forward_kernels_equal_the_definition(name, dtype, rows, cols, seed):
     z, b, _ = draw(rows, cols, seed, dtype)
-    for name, reference in (("bias_relu", bias_relu_reference), ("bias_add", bias_add_reference)):
-        got, want = getattr(k, name + twin)(z.copy(), b), reference(z.copy(), b)
-        assert got.dtype == dtype
-        np.testing.assert_array_equal(got, want)  # one add and one max: no rounding freedom
+    want = getattr(k, name + "_reference")(z.copy(), b)
+    got = {v: fn(z.copy(), b) for v, fn in variants(name).items()}
+    for v, out in got.items():
+        assert out.dtype == dtype, v
+        np.testing.assert_array_equal(out, got["_parallel"], err_msg=v)  # twins: same bits
+        tol = ELEMENTWISE_TOL[dtype]
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol, err_msg=v)
 
 
-@PARALLEL
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(**SHAPES)
-def test_backward_kernels_equal_references(twin, dtype, rows, cols, seed):
+def test_relu_bias_backward_equals_the_definition(dtype, rows, cols, seed):
     z, b, dy = draw(rows, cols, seed, dtype)
-    y = bias_relu_reference(z, b)
-    dz, dz_ref = np.empty_like(dy), np.empty_like(dy)
-    db, db_ref = np.empty_like(b), np.empty_like(b)
-    getattr(k, "relu_bias_backward" + twin)(dy, y, dz, db)
-    relu_bias_backward_reference(dy, y, dz_ref, db_ref)
-    np.testing.assert_array_equal(dz, dz_ref)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(db, db_ref, rtol=tol, atol=tol * np.sqrt(rows))
-    np.testing.assert_allclose(db, (dy * (y > 0)).sum(axis=0), rtol=tol, atol=tol * np.sqrt(rows))
-    sums, sums_ref = np.empty_like(b), np.empty_like(b)
-    getattr(k, "column_sums" + twin)(dy, sums)
-    column_sums_reference(dy, sums_ref)
-    assert sums.dtype == dtype
-    np.testing.assert_allclose(sums, sums_ref, rtol=tol, atol=tol * np.sqrt(rows))
+    y = k.bias_relu_reference(z, b)
+    dz_ref, db_ref = np.empty_like(dy), np.empty_like(b)
+    k.relu_bias_backward_reference(dy, y, dz_ref, db_ref)
+    np.testing.assert_allclose(db_ref, (dy * (y > 0)).sum(axis=0))
+    outs = {}
+    for v, fn in variants("relu_bias_backward").items():
+        dz, db = np.full_like(dy, np.nan), np.full_like(b, np.nan)  # fully overwritten
+        assert fn(dy, y, dz, db) is db
+        outs[v] = dz, db
+        tol = ELEMENTWISE_TOL[dtype]  # dz is one product per element
+        np.testing.assert_allclose(dz, dz_ref, rtol=tol, atol=tol, err_msg=v)
+        assert_sums_close(db, db_ref, rows, dtype)
+    for v in ("_serial", ""):
+        np.testing.assert_array_equal(outs[v][0], outs["_parallel"][0])
+        np.testing.assert_array_equal(outs[v][1], outs["_parallel"][1])
 
 
-def test_bias_gradient_does_not_depend_on_thread_count():
-    import numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**SHAPES)
+def test_column_sums_equal_the_definition(dtype, rows, cols, seed):
+    _, b, dy = draw(rows, cols, seed, dtype)
+    want = k.column_sums_reference(dy, np.empty_like(b))
+    np.testing.assert_array_equal(want, dy.sum(axis=0))
+    outs = {v: fn(dy, np.full_like(b, np.nan)) for v, fn in variants("column_sums").items()}
+    for v, out in outs.items():
+        assert out.dtype == dtype
+        assert_sums_close(out, want, rows, dtype)
+        np.testing.assert_array_equal(out, outs["_parallel"], err_msg=v)
 
-    dy = np.random.default_rng(0).standard_normal((1000, 7)).astype(np.float32)
+
+@pytest.mark.parametrize("name", ["column_sums_parallel", "relu_bias_backward_parallel"])
+def test_sums_do_not_depend_on_the_thread_count(name):
+    rng = np.random.default_rng(0)
+    dy, y = rng.standard_normal((1000, 7)), np.maximum(rng.standard_normal((1000, 7)), 0)
+    args = (dy,) if name == "column_sums_parallel" else (dy, y, np.empty_like(dy))
     results = []
-    for threads in {1, numba.config.NUMBA_NUM_THREADS}:
-        numba.set_num_threads(threads)
-        out = np.empty(7, np.float32)
-        results.append(column_sums(dy, out).copy())
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append(getattr(k, name)(*args, np.empty(7)).copy())
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
-
-
-def test_serial_twins_give_bit_identical_results():
-    rng = np.random.default_rng(0)
-    dy, y = rng.standard_normal((5000, 9)), rng.standard_normal((5000, 9))
-    outs = []
-    for twin in ("", "_serial"):
-        dz, db = np.empty_like(dy), np.empty(9)
-        getattr(k, "relu_bias_backward" + twin)(dy, y, dz, db)
-        outs.append((dz, db))
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    np.testing.assert_array_equal(outs[0][1], outs[1][1])

@@ -1,4 +1,6 @@
-"""The fused LSTM step kernels equal their NumPy references, float32 and float64."""
+"""The fused LSTM step kernels: each parallel kernel, its serial twin and the dispatcher
+agree bit for bit, and equal the NumPy references to a stated tolerance, float32 and
+float64."""
 
 import numba
 import numpy as np
@@ -9,18 +11,22 @@ from hypothesis import strategies as st
 from scratchnet.kernels import lstm as kernels
 from scratchnet.kernels.lstm import (
     lstm_backward_step,
+    lstm_backward_step_parallel,
     lstm_backward_step_reference,
     lstm_backward_step_serial,
     lstm_forward_step,
+    lstm_forward_step_parallel,
     lstm_forward_step_reference,
     lstm_forward_step_serial,
     lstm_infer_step,
+    lstm_infer_step_parallel,
     lstm_infer_step_reference,
     lstm_infer_step_serial,
 )
 
 DTYPES = [np.float32, np.float64]
-# The kernels' exp/tanh and NumPy's may differ in the last bits.
+# The kernels' exp/tanh (within 4 ulp, see below) and NumPy's differ in the last bits,
+# and a few roundings of them add up through the cell update.
 TOL = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
 
 cases = given(
@@ -53,13 +59,16 @@ def run_forward(fn, zx, zh, c_prev):
 def test_forward_step_matches_reference(n, hidden, dtype, scale, seed):
     zx, zh, c_prev = forward_inputs(np.random.default_rng(seed), n, hidden, dtype, scale)
     want = run_forward(lstm_forward_step_reference, zx, zh, c_prev)
-    parallel = run_forward(lstm_forward_step, zx, zh, c_prev)
+    parallel = run_forward(lstm_forward_step_parallel, zx, zh, c_prev)
     serial = run_forward(lstm_forward_step_serial, zx, zh, c_prev)
-    for name, a, b, c in zip(("gates", "c", "tanh_c", "h"), parallel, want, serial, strict=True):
+    dispatched = run_forward(lstm_forward_step, zx, zh, c_prev)
+    for name, a, b, c, d in zip(("gates", "c", "tanh_c", "h"), parallel, want, serial,
+                                dispatched, strict=True):
         assert a.dtype == dtype and b.dtype == dtype, name
         assert np.all(np.isfinite(a)), name
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
         np.testing.assert_array_equal(a, c, err_msg=name)  # same row code, same bits
+        np.testing.assert_array_equal(a, d, err_msg=name)
     gates = parallel[0]
     sig = np.delete(gates, np.s_[2 * hidden : 3 * hidden], axis=1)
     assert np.all((sig >= 0) & (sig <= 1))
@@ -72,15 +81,17 @@ def test_infer_step_matches_reference_and_the_training_step(n, hidden, dtype, sc
     z = zx + zh
     _, c_train, _, h_train = run_forward(lstm_forward_step, zx, z - zx, c_prev)
     outs = []
-    for fn in (lstm_infer_step, lstm_infer_step_reference, lstm_infer_step_serial):
+    for fn in (lstm_infer_step_parallel, lstm_infer_step_reference, lstm_infer_step_serial,
+               lstm_infer_step):
         c, h = c_prev.copy(), np.full((n, hidden), np.nan, dtype)
         fn(z, c, h)
         outs.append((c, h))
     for name, k in (("c", 0), ("h", 1)):
-        a, b, c = (o[k] for o in outs)
+        a, b, c, d = (o[k] for o in outs)
         assert a.dtype == dtype and np.all(np.isfinite(a)), name
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
         np.testing.assert_array_equal(a, c, err_msg=name)  # same row code, same bits
+        np.testing.assert_array_equal(a, d, err_msg=name)
         np.testing.assert_allclose(a, (c_train, h_train)[k], err_msg=name, **TOL[dtype])
 
 
@@ -93,15 +104,17 @@ def test_backward_step_matches_reference(n, hidden, dtype, scale, seed):
     dh = rng.standard_normal((n, hidden)).astype(dtype)
     dc_next = rng.standard_normal((n, hidden)).astype(dtype)
     results = []
-    for fn in (lstm_backward_step, lstm_backward_step_reference, lstm_backward_step_serial):
+    for fn in (lstm_backward_step_parallel, lstm_backward_step_reference,
+               lstm_backward_step_serial, lstm_backward_step):
         dz = np.full((n, 4 * hidden), np.nan, dtype)
         dc_prev = np.full((n, hidden), np.nan, dtype)
         fn(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
         results.append((dz, dc_prev))
-    for name, a, b, c in zip(("dz", "dc_prev"), *results, strict=True):
+    for name, a, b, c, d in zip(("dz", "dc_prev"), *results, strict=True):
         assert a.dtype == dtype and np.all(np.isfinite(a)), name
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
         np.testing.assert_array_equal(a, c, err_msg=name)
+        np.testing.assert_array_equal(a, d, err_msg=name)
 
 
 def test_saturated_gates_are_exact_and_warning_free():

@@ -2,27 +2,23 @@
 
 import numpy as np
 import pytest
+from helpers import ENGINES, fast_runner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import scratchnet.kernels.lstm as lstm_kernels
 from scratchnet.gradcheck import check_layer
 from scratchnet.layers.lstm import LSTM
+from scratchnet.reference import lstm_step_forward
 
 
 def plain_lstm(x, W, U, b, return_sequences):
-    """The textbook LSTM, one step at a time, Keras gate order i, f, g(c), o."""
+    """The textbook LSTM, one ``lstm_step_forward`` at a time, Keras gate order i, f, g(c), o."""
     n, t, _ = x.shape
-    hidden = U.shape[0]
-    h, c = np.zeros((n, hidden)), np.zeros((n, hidden))
+    h = c = np.zeros((n, U.shape[0]))
     outs = []
     for s in range(t):
-        z = x[:, s] @ W + h @ U + b
-        i = 1 / (1 + np.exp(-z[:, :hidden]))
-        f = 1 / (1 + np.exp(-z[:, hidden : 2 * hidden]))
-        g = np.tanh(z[:, 2 * hidden : 3 * hidden])
-        o = 1 / (1 + np.exp(-z[:, 3 * hidden :]))
-        c = f * c + i * g
-        h = o * np.tanh(c)
+        h, c, _ = lstm_step_forward(x[:, s], h, c, W, U, b)
         outs.append(h)
     return np.stack(outs, axis=1) if return_sequences else h
 
@@ -42,23 +38,24 @@ def test_forward_matches_plain_lstm(return_sequences):
         p[...] = rng.standard_normal(p.shape)
     x = rng.standard_normal((2, 4, 3))
     want = plain_lstm(x, *(layer.params[k] for k in "WUb"), return_sequences)
+    runner = fast_runner(layer)
     for training in (False, True):  # the inference path and the one that keeps caches
         np.testing.assert_allclose(layer(x, training=training), want, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(runner.forward(x, training), want, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_parallel_and_serial_paths_agree(monkeypatch, return_sequences):
     # N * H = 8192 takes the parallel kernels; lifting the threshold forces the serial ones.
-    import scratchnet.layers.lstm as lstm_module
-
     rng = np.random.default_rng(11)
     x = rng.standard_normal((128, 3, 2)).astype(np.float32)
     results = []
     for threshold in (0, 10**9):  # always parallel, then never
-        monkeypatch.setattr(lstm_module, "PARALLEL_MIN_CELLS", threshold)
+        monkeypatch.setattr(lstm_kernels, "PARALLEL_MIN_CELLS", threshold)
         layer = built(64, 3, 2, dtype=np.float32, seed=3, return_sequences=return_sequences)
-        y = layer(x, training=True)
-        dx = layer.backprop(np.ones_like(y))
+        runner = fast_runner(layer)
+        y = runner.forward(x, True)
+        dx = runner.backward(np.ones_like(y))
         results.append((y, dx, *(layer.grads[k].copy() for k in "WUb")))
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -83,11 +80,12 @@ def test_return_sequences_last_step_equals_last_output():
     seed=st.integers(0, 2**16),
 )
 @settings(max_examples=20, deadline=None)
-def test_gradients_match_finite_differences(n, t, d, units, return_sequences, seed):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gradients_match_finite_differences(engine, n, t, d, units, return_sequences, seed):
     rng = np.random.default_rng(seed)
     layer = built(units, t, d, seed=seed, return_sequences=return_sequences)
     layer.params["b"][...] = 0.5 * rng.standard_normal(layer.params["b"].shape)
-    errors = check_layer(layer, rng.standard_normal((n, t, d)), seed=seed)
+    errors = check_layer(layer, rng.standard_normal((n, t, d)), seed=seed, engine=engine)
     assert set(errors) == {"x", "W", "U", "b"}
     assert max(errors.values()) <= 1e-6, errors
 
@@ -100,14 +98,14 @@ def test_no_input_grad_returns_none_and_keeps_weight_grads(return_sequences):
     dy = rng.standard_normal(dy_shape)
     full = built(3, 4, 3, seed=5, return_sequences=return_sequences)
     first = built(3, 4, 3, seed=5, return_sequences=return_sequences)
-    first.need_input_grad = False
-    full(x, training=True)
-    assert full.backprop(dy) is not None
-    first(x, training=True)
-    assert first.backprop(dy) is None
+    full_runner, first_runner = fast_runner(full), fast_runner(first, first=True)
+    full_runner.forward(x, True)
+    assert full_runner.backward(dy) is not None
+    first_runner.forward(x, True)
+    assert first_runner.backward(dy) is None
     for k in "WUb":
         np.testing.assert_array_equal(first.grads[k], full.grads[k])
-    errors = check_layer(first, x, seed=4)
+    errors = check_layer(first, x, seed=4, engine="fast", need_input_grad=False)
     assert set(errors) == {"W", "U", "b"} and max(errors.values()) <= 1e-6, errors
 
 
@@ -157,14 +155,14 @@ def test_dtype_is_kept_everywhere(dtype, return_sequences):
 
 def test_buffers_reused_and_outputs_not_aliased():
     rng = np.random.default_rng(8)
-    layer = built(3, 4, 2, return_sequences=True)
+    layer = fast_runner(built(3, 4, 2, return_sequences=True))
     x1, x2 = rng.standard_normal((5, 4, 2)), rng.standard_normal((5, 4, 2))
-    y1 = layer(x1, training=True)
-    y1_copy, gates = y1.copy(), layer._gates
-    layer(x2, training=True)
-    assert layer._gates is gates  # same batch size: no reallocation
+    y1 = layer.forward(x1, True)
+    y1_copy, gates = y1.copy(), layer.gates
+    layer.forward(x2, True)
+    assert layer.gates is gates  # same batch size: no reallocation
     np.testing.assert_array_equal(y1, y1_copy)  # returned output is not a view of a buffer
-    y3 = layer(x1[:2], training=True)  # new batch size: reallocates, still correct
+    y3 = layer.forward(x1[:2], True)  # new batch size: reallocates, still correct
     np.testing.assert_allclose(y3, y1[:2], rtol=1e-14)
 
 
@@ -172,10 +170,13 @@ def test_saturating_inputs_stay_finite():
     layer = built(3, 4, 2, dtype=np.float32)
     x = np.full((2, 4, 2), 1e4, np.float32)
     x[1] *= -1
-    assert np.all(np.isfinite(layer(x)))  # the inference path
+    for forward in (layer, fast_runner(layer).forward):
+        assert np.all(np.isfinite(forward(x, False)))  # the inference path
     y = layer(x, training=True)
-    dx = layer.backprop(np.ones_like(y))
-    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(layer.backprop(np.ones_like(y))))
+    runner = fast_runner(layer)
+    y = runner.forward(x, True)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(runner.backward(np.ones_like(y))))
 
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, True, "8", None])
@@ -217,10 +218,11 @@ def test_bad_call_inputs():
         layer.backprop(np.zeros((2, 5, 4)))  # sequence gradient for a last-step output
     with pytest.raises(TypeError, match="my_lstm: expected a float64 upstream gradient"):
         layer.backprop(np.zeros((2, 4), np.float32))  # never silently cast
-    layer(np.zeros((2, 5, 3)))  # inference keeps nothing for backward, and says so
+    runner = fast_runner(layer)
+    runner.forward(np.zeros((2, 5, 3)), False)  # fast inference keeps nothing, and says so
     with pytest.raises(RuntimeError, match="my_lstm: backward needs a forward pass with "
                                            "training=True"):
-        layer.backprop(np.zeros((2, 4)))
+        runner.backward(np.zeros((2, 4)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -229,15 +231,14 @@ def test_bad_call_inputs():
 def test_inference_path_equals_the_training_forward(monkeypatch, dtype, return_sequences,
                                                     threshold):
     """One GEMM per step on [x_t, 1, h_{t-1}] gives what x@W + b + h@U (two GEMMs) gives."""
-    import scratchnet.layers.lstm as lstm_module
-
-    monkeypatch.setattr(lstm_module, "PARALLEL_MIN_CELLS", threshold)
+    monkeypatch.setattr(lstm_kernels, "PARALLEL_MIN_CELLS", threshold)
     rng = np.random.default_rng(12)
     layer = built(16, 6, 5, dtype=dtype, seed=2, return_sequences=return_sequences)
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+    runner = fast_runner(layer)
     x = rng.standard_normal((40, 6, 5)).astype(dtype)
-    y_infer = layer(x)
-    y_train = layer(x, training=True)
+    y_infer = runner.forward(x, False).copy()
+    y_train = runner.forward(x, True)
     assert y_infer.dtype == dtype and y_infer.shape == y_train.shape
     tol = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(y_infer, y_train, rtol=tol, atol=tol)

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from helpers import ENGINES, fast_runner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import check_layer
-from scratchnet.layers.conv2d import conv_output_size
+from scratchnet.layers.geometry import conv_output_size
 from scratchnet.layers.pooling import MaxPool2D
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
@@ -44,12 +45,13 @@ def naive_maxpool(x, pool, strides, padding):
     return y
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @settings(deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
-def test_gradients_match_finite_differences(cfg, seed):
+def test_gradients_match_finite_differences(engine, cfg, seed):
     shape, kwargs = cfg
     x = untied(shape, np.random.default_rng(seed))
-    errors = check_layer(MaxPool2D(**kwargs), x, seed=seed)
+    errors = check_layer(MaxPool2D(**kwargs), x, seed=seed, engine=engine)
     assert set(errors) == {"x"}
     assert errors["x"] <= BOUND, errors
 
@@ -60,10 +62,12 @@ def test_forward_matches_the_definition(cfg, seed):
     shape, kwargs = cfg
     layer = MaxPool2D(**kwargs)
     x = np.random.default_rng(seed).standard_normal(shape)
-    y = layer(x)  # inference: no argmax kept
+    y = layer(x)
     np.testing.assert_array_equal(y, naive_maxpool(x, layer.pool_size, layer.strides,
                                                    layer.padding))
-    np.testing.assert_array_equal(layer(x, training=True), y)
+    runner = fast_runner(layer)
+    np.testing.assert_array_equal(runner.forward(x, False), y)  # no argmax kept
+    np.testing.assert_array_equal(runner.forward(x, True), y)
 
 
 def test_backward_routes_each_gradient_to_exactly_one_input():
@@ -106,11 +110,12 @@ def test_keras_shapes_and_default_strides():
     assert MaxPool2D().count_params() == 0
 
 
-def test_first_layer_returns_none():
+def test_first_layer_returns_none_on_the_fast_engine():
     layer = MaxPool2D()
-    layer.need_input_grad = False
-    y = layer(np.ones((1, 4, 4, 1)))
-    assert layer.backprop(y) is None
+    layer.build((4, 4, 1), np.float64)
+    runner = fast_runner(layer, first=True)
+    y = runner.forward(np.ones((1, 4, 4, 1)), True)
+    assert runner.backward(y) is None
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -157,41 +162,46 @@ def test_backward_needs_a_forward_and_a_matching_gradient():
     """The scatter kernel trusts its indices, so a mismatched dy must never reach it."""
     layer = MaxPool2D(name="p")
     layer.build((4, 4, 1), np.float64)
-    with pytest.raises(RuntimeError, match="p: backward called before any forward"):
-        layer.backprop(np.zeros((2, 2, 2, 1)))
-    layer(np.zeros((2, 4, 4, 1)))  # inference records no argmax
+    runner = fast_runner(layer)
+    for forward, backward in [(layer, layer.backprop), (runner.forward, runner.backward)]:
+        with pytest.raises(RuntimeError, match="p: backward called before any forward"):
+            backward(np.zeros((2, 2, 2, 1)))
+        forward(np.zeros((2, 4, 4, 1)), True)
+        with pytest.raises(ValueError,
+                           match=r"p: expected an upstream gradient of shape \(2, 2, 2, 1"):
+            backward(np.zeros((3, 2, 2, 1)))
+        with pytest.raises(TypeError, match="p: expected a float64 upstream gradient"):
+            backward(np.zeros((2, 2, 2, 1), np.float32))  # never silently cast
+    runner.forward(np.zeros((2, 4, 4, 1)), False)  # fast inference records no argmax
     with pytest.raises(RuntimeError, match="p: backward needs a forward pass with training=True"):
-        layer.backprop(np.zeros((2, 2, 2, 1)))
-    layer(np.zeros((2, 4, 4, 1)), training=True)
-    with pytest.raises(ValueError, match=r"p: expected an upstream gradient of shape \(2, 2, 2, 1"):
-        layer.backprop(np.zeros((3, 2, 2, 1)))
-    with pytest.raises(TypeError, match="p: expected a float64 upstream gradient"):
-        layer.backprop(np.zeros((2, 2, 2, 1), np.float32))  # never silently cast
+        runner.backward(np.zeros((2, 2, 2, 1)))
 
 
 @settings(deadline=None)
 @given(cfg=configs(), seed=st.integers(0, 2**16))
 def test_input_window_is_what_the_windows_read_and_is_enough(cfg, seed):
     shape, kwargs = cfg
-    layer = MaxPool2D(**kwargs)
+    pool = MaxPool2D(**kwargs)
+    pool.build(shape[1:], np.float64)
+    layer = fast_runner(pool)
     x = untied(shape, np.random.default_rng(seed))
-    y = layer(x, training=True)
+    y = layer.forward(x, True)
     dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
     dx = layer.backward(dy)
     window = layer.input_window()
     # Rows and columns the windows touch, by brute force.
-    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
-    _, pt = conv_output_size(shape[1], ph, sh, layer.padding)
-    _, pl = conv_output_size(shape[2], pw, sw, layer.padding)
+    (ph, pw), (sh, sw) = pool.pool_size, pool.strides
+    _, pt = conv_output_size(shape[1], ph, sh, pool.padding)
+    _, pl = conv_output_size(shape[2], pw, sw, pool.padding)
     h = min(shape[1], (y.shape[1] - 1) * sh - pt + ph)
     w = min(shape[2], (y.shape[2] - 1) * sw - pl + pw)
-    if layer.padding == "valid" and (h, w) != shape[1:3]:
+    if pool.padding == "valid" and (h, w) != shape[1:3]:
         assert window == (h, w, shape[3])
     else:
         assert window is None
         return
     # Given only the window, the pool computes the same output and the same gradient.
-    y_w = layer(np.ascontiguousarray(x[:, :h, :w]), training=True)
+    y_w = layer.forward(np.ascontiguousarray(x[:, :h, :w]), True)
     np.testing.assert_array_equal(y_w, y)
     dx_w = layer.backward(dy)
     assert dx_w.shape == (shape[0], h, w, shape[3])
@@ -202,8 +212,8 @@ def test_input_window_is_what_the_windows_read_and_is_enough(cfg, seed):
 def test_a_valid_pool_on_an_odd_map_reads_one_row_and_column_less():
     layer = MaxPool2D()
     layer.build((11, 11, 64))
-    assert layer.input_window() == (10, 10, 64)
+    assert fast_runner(layer).input_window() == (10, 10, 64)
     layer.build((10, 10, 64))
-    assert layer.input_window() is None
+    assert fast_runner(layer).input_window() is None
     with pytest.raises(ValueError, match=r"expected input of shape \(None, 10, 10, 64\)"):
         layer(np.zeros((1, 9, 9, 64), np.float32))

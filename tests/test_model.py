@@ -23,13 +23,13 @@ def test_inference_pools_before_the_bias_and_relu_and_nothing_changes(dtype):
     model = seed_cnn(7, dtype=dtype)
     model.compile("adam")
     model.build()
-    assert model._pools_first == {0, 2}  # conv1 + pool1, conv2 + pool2
+    assert model._engine.pools_first == {0, 2}  # conv1 + pool1, conv2 + pool2
     rng = np.random.default_rng(0)
     randomize_biases(model, rng)
     x = rng.random((24, 28, 28, 1)).astype(dtype)  # one inference chunk
     h = x
-    for layer in model.layers:  # one layer at a time: bias and ReLU before each pool
-        h = layer(h)
+    for runner in model._engine.whole:  # one at a time: bias and ReLU before each pool
+        h = runner.forward(h, False)
     parallel.set_workers(1)  # the same GEMM shapes as above, so the same bits
     try:
         predicted = model.predict(x, batch_size=24)
@@ -44,9 +44,9 @@ def test_a_conv_computes_only_what_its_pool_reads_and_nothing_changes(dtype, tol
     model = seed_cnn(7, dtype=dtype)  # maps 26, 13, 11, 5: the pool reads 10 x 10 of 11
     model.compile("adam")
     model.build()
-    conv1, conv2 = model.layers[0], model.layers[2]
+    conv1, conv2 = model._engine.whole[0], model._engine.whole[2]
     assert (conv1.computed_shape, conv2.computed_shape) == ((26, 26, 32), (10, 10, 64))
-    assert conv2.output_shape == (11, 11, 64)  # Keras's shapes, as summary() shows
+    assert model.layers[2].output_shape == (11, 11, 64)  # Keras's shapes, as summary() shows
     rng = np.random.default_rng(0)
     randomize_biases(model, rng)
     x, y = rng.random((5, 28, 28, 1)).astype(dtype), rng.integers(0, 7, 5)
@@ -66,10 +66,11 @@ def test_a_conv_computes_only_what_its_pool_reads_and_nothing_changes(dtype, tol
         np.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol)
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
 @pytest.mark.parametrize("make", [mini_cnn, mini_lstm])
 @pytest.mark.parametrize("seed", range(6))
-def test_whole_model_gradients_through_the_loss(make, seed):
-    model = make()
+def test_whole_model_gradients_through_the_loss(engine, make, seed):
+    model = make(engine=engine)
     model.compile("adam")
     rng = np.random.default_rng(seed)
     randomize_biases(model, rng)  # zero biases can put a ReLU exactly on its kink
@@ -112,8 +113,8 @@ def test_build_errors_name_the_layer():
 def test_first_layer_skips_its_input_gradient():
     model = mini_cnn()
     model.build()
-    assert model.layers[0].need_input_grad is False
-    assert all(layer.need_input_grad for layer in model.layers[1:])
+    assert model._engine.whole[0].need_input_grad is False
+    assert all(runner.need_input_grad for runner in model._engine.whole[1:])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -130,18 +131,19 @@ def _check_inference_chunks(dtype):
     model = mini_cnn(dtype=np.dtype(dtype).name)
     model.compile("adam")  # the loss fuses the final softmax: logits() stops before it
     model.build()  # Conv2D sizes its chunk from its im2col rows
-    chunk = min(layer.inference_chunk for layer in model.layers if layer.inference_chunk)
+    runners = model._engine.whole
+    chunk = min(r.inference_chunk for r in runners if r.inference_chunk)
     n = 2 * chunk + 37  # two full chunks and a ragged one
     x = np.random.default_rng(1).standard_normal((n, *model.input_shape)).astype(dtype)
     randomize_biases(model, np.random.default_rng(2))
     seen = []
-    first = model.layers[0]
-    check = first.check_input  # every path through a layer starts with it
-    first.check_input = lambda x: seen.append(len(x)) or check(x)
+    first = runners[0]
+    pooled = first.pooled  # inference enters the network through conv1 + pool1
+    first.pooled = lambda x, pool: seen.append(len(x)) or pooled(x, pool)
     chunked = model(x), model.logits(x, training=False)
     assert seen == [chunk, chunk, 37] * 2
-    for layer in model.layers:  # the same network in one pass
-        layer.inference_chunk = None
+    for runner in runners:  # the same network in one pass
+        runner.inference_chunk = None
     whole = model(x), model.logits(x, training=False)
     assert seen[6:] == [n, n]
     tol = 1e-5 if dtype == np.float32 else 1e-12

@@ -7,6 +7,7 @@ import pytest
 from helpers import mini_cnn, mini_lstm
 
 from scratchnet import blas, parallel
+from scratchnet.fast.runner import ReferenceRunner
 from scratchnet.gradcheck import check_model, randomize_biases
 from scratchnet.kernels.threads import serial_kernels, use_pool
 from scratchnet.models import seed_cnn, seed_lstm
@@ -110,9 +111,10 @@ def test_the_shards_take_different_rows_of_the_dropout_draw(workers):
     _, logits = model.compute_gradients(x, y)
     half = parallel.MIN_SHARD
     assert not np.array_equal(logits[:half], logits[half:])
-    # Every draw was consumed, and a replica has no stream of its own to repeat.
-    for replicas in model._replicas.for_layers(model.layers, 2):
-        assert all(r.rng is None and getattr(r, "drawn", None) is None for r in replicas)
+    # Every draw was consumed, and a shard has no stream of its own to repeat.
+    for runners in model._engine.shards:
+        assert all(r.drawn is None for r in runners)
+        assert all(r.impl.rng is None for r in runners if isinstance(r, ReferenceRunner))
 
 
 @needs_blas_control
@@ -163,14 +165,16 @@ def test_set_workers_rejects_impossible_counts(bad):
         parallel.set_workers(bad)
 
 
-def test_a_replica_shares_parameters_and_owns_everything_else():
+def test_a_shards_reference_runner_shares_parameters_and_owns_everything_else():
     model = mini_cnn()
     model.build()
     conv = model.layers[0]
-    twin = conv.replica()
+    twin = ReferenceRunner(conv, {k: np.zeros_like(g) for k, g in conv.grads.items()}).impl
+    assert twin is not conv
     assert all(twin.params[k] is conv.params[k] for k in conv.params)
     assert all(twin.grads[k] is not conv.grads[k] for k in conv.grads)
-    assert twin.activation is not conv.activation
+    assert twin.activation is not conv.activation and twin.rng is None
+    assert ReferenceRunner(conv, conv.grads).impl is conv  # a whole batch's runs the layer
 
 
 def compiled_cnn(n):
@@ -191,7 +195,7 @@ def test_three_shards_and_a_shard_error_leaves_blas_as_it_was(workers):
     def fail(*args, **kwargs):
         raise FloatingPointError("shard 2 failed")
 
-    model._replicas._sets[2][0].forward = fail  # only the last shard, in a pool thread
+    model._engine.shards[2][0].forward = fail  # only the last shard, in a pool thread
     with pytest.raises(FloatingPointError, match="shard 2 failed"):
         model.compute_gradients(x, y)
     assert blas.threads() == before

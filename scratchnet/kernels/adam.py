@@ -6,12 +6,16 @@
 
 The bias corrections are folded into the scalar ``alpha`` by the caller, so the
 kernel is one fused pass over memory instead of the six of a NumPy expression.
-Parameters below ``PARALLEL_MIN_ELEMENTS`` (half a million values) use the serial twin:
-waking the thread pool would cost more than their whole update.
+``adam_update_parallel`` runs chunks of the arrays on numba's pool, its
+``adam_update_serial`` twin the same chunk code on one thread (bit for bit the same), and
+``adam_update`` picks one: the twin below ``PARALLEL_MIN_ELEMENTS`` values, where waking
+the pool would cost more than the whole update, and on threads that already own a core.
 """
 
 import numpy as np
 from numba import njit, prange
+
+from scratchnet.kernels.threads import use_pool
 
 
 def adam_update_reference(p, g, m, v, alpha, beta1, beta2, eps):
@@ -22,9 +26,8 @@ def adam_update_reference(p, g, m, v, alpha, beta1, beta2, eps):
     p -= dt(alpha) * m / (np.sqrt(v) + dt(eps))
 
 
-# Waking the thread pool costs about 60 us. Measured on 2 cores, float32, parallel against
-# serial: 32,768 elements 79 / 14 us, 204,800 142 / 93 us, 524,288 252 / 277 us,
-# 1,048,576 422 / 560 us. Every array of the seed models stays serial.
+# The crossover where the pool starts to pay (every array of the seed models stays below it).
+# Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 PARALLEL_MIN_ELEMENTS = 1 << 19
 CHUNKS = 64
 
@@ -32,7 +35,7 @@ CHUNKS = 64
 # Written so that the loop vectorizes: over views of the chunk with indices from 0 (numba
 # then knows no index is negative and drops its wraparound code), and with numpy's error
 # model (with Python's, numba's default, every division checks for a zero divisor;
-# sqrt(v) + eps is never 0). 86,447 float32 parameters on one thread: 34 against 174 us.
+# sqrt(v) + eps is never 0). Measured: see benchmarks/README.md.
 @njit(cache=True, nogil=True, error_model="numpy")
 def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
     lo, hi = p.size * k // CHUNKS, p.size * (k + 1) // CHUNKS
@@ -47,8 +50,8 @@ def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
-    """numba kernel over flat (1-D) arrays, parallel over chunks; elements are independent."""
+def adam_update_parallel(p, g, m, v, alpha, beta1, beta2, eps):
+    """:func:`adam_update` on numba's thread pool, parallel over chunks."""
     dt = p.dtype.type
     for k in prange(CHUNKS):
         _adam_chunk(p, g, m, v, dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps), k)
@@ -56,6 +59,22 @@ def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
 
 @njit(cache=True, nogil=True)
 def adam_update_serial(p, g, m, v, alpha, beta1, beta2, eps):
+    """:func:`adam_update` on the calling thread: bit-identical to :func:`adam_update_parallel`."""
     dt = p.dtype.type
     for k in range(CHUNKS):
         _adam_chunk(p, g, m, v, dt(alpha), dt(1 - beta1), dt(1 - beta2), dt(eps), k)
+
+
+def adam_update(p, g, m, v, alpha, beta1, beta2, eps):
+    """One Adam step, in place over the flat (1-D) C-contiguous arrays ``p``, ``m``, ``v``.
+
+    Parameters
+    ----------
+    p, g, m, v : ndarray, shape (size,), one float dtype
+        Parameter, its gradient, first and second moments (``g`` is only read).
+    alpha : float
+        ``lr sqrt(1 - beta2^t) / (1 - beta1^t)``, the step with both bias corrections.
+    beta1, beta2, eps : float
+    """
+    kernel = adam_update_parallel if use_pool(p.size, PARALLEL_MIN_ELEMENTS) else adam_update_serial
+    kernel(p, g, m, v, alpha, beta1, beta2, eps)

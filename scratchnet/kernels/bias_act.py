@@ -4,19 +4,22 @@ Done separately, ``z += b``, ``y = max(z, 0)``, the mask ``z > 0``, ``dz = dy * 
 and ``db = dz.sum(0)`` are five passes over the layer's output; for the seed CNN's first
 convolution that is 11 MB each. Here the forward is one pass and the backward one pass:
 
-    forward:   y = max(z + b, 0)                 (in place over z)
+    forward:   y = max(z + b, 0)                 (in place over z; NaN stays NaN)
     backward:  dz = dy * [y > 0],  db = sum_rows dz
 
 The mask is recovered from ``y`` (y > 0 exactly where z + b > 0), so nothing else is kept.
+NaN and inf behave as in that NumPy: a NaN in z + b gives a NaN output (its mask is 0),
+and ``dy * 0`` is NaN where dy is NaN or inf, so a non-finite value is never hidden.
 
 Rows are split into a fixed number of chunks (not one per thread), each summed in order
 into its own row of partial sums: parallel without races, and the result does not depend
 on the thread count, so training stays bit-for-bit reproducible.
 
-Every kernel has a ``*_serial`` twin running the same chunk code on one thread. Waking
-the thread pool costs tens of microseconds, more than a Dense layer's whole (128, 128)
-output takes, so ``parallel_for(a)`` sends arrays below ``PARALLEL_MIN_ELEMENTS`` to the
-twins. Both give bit-identical results.
+Each ``foo_parallel`` kernel has a ``foo_serial`` twin running the same chunk code on one
+thread, bit for bit the same, and ``foo`` picks one of them: the twin for outputs below
+``PARALLEL_MIN_ELEMENTS`` (waking the pool costs more than a Dense layer's whole
+(128, 128) output takes) and on threads that already own a core. ``foo_reference`` is the
+plain NumPy definition, equal to the kernels up to the order of the column sums.
 """
 
 import numpy as np
@@ -33,7 +36,7 @@ def parallel_for(a) -> bool:
     return use_pool(a.size, PARALLEL_MIN_ELEMENTS)
 
 
-# -- NumPy references -------------------------------------------------------------------------
+# -- NumPy references: the definitions --------------------------------------------------------
 def bias_relu_reference(z, b):
     """z (P, F) <- max(z + b, 0), in place; returns z."""
     z += b
@@ -48,17 +51,15 @@ def bias_add_reference(z, b):
 
 
 def relu_bias_backward_reference(dy, y, dz, db):
-    """dz (P, F) <- dy * [y > 0];  db (F,) <- column sums of dz, in the kernel's chunk order."""
-    np.multiply(dy, y > 0, out=dz)
-    return column_sums_reference(dz, db)
+    """dz (P, F) <- dy * [y > 0];  db (F,) <- dz.sum(axis=0); returns db."""
+    dz[...] = dy * (y > 0)
+    db[...] = dz.sum(axis=0)
+    return db
 
 
 def column_sums_reference(a, out):
-    """out (F,) <- a.sum(axis=0), summed chunk by chunk as ``column_sums`` does."""
-    bounds = [a.shape[0] * k // CHUNKS for k in range(CHUNKS + 1)]
-    partial = np.stack([a[lo:hi].sum(axis=0) for lo, hi in zip(bounds[:-1], bounds[1:],
-                                                                strict=True)])
-    out[:] = partial.sum(axis=0)
+    """out (F,) <- a.sum(axis=0) for a (P, F); returns out."""
+    out[...] = a.sum(axis=0)
     return out
 
 
@@ -69,7 +70,8 @@ def _bias_relu_rows(z, b, k):
     for i in range(z.shape[0] * k // CHUNKS, z.shape[0] * (k + 1) // CHUNKS):
         for j in range(z.shape[1]):
             v = z[i, j] + b[j]
-            z[i, j] = v if v > zero else zero
+            # max(v, 0) as np.maximum has it: "not v <= 0" keeps a NaN, "v > 0" would not.
+            z[i, j] = zero if v <= zero else v
 
 
 @njit(cache=True, nogil=True)
@@ -81,10 +83,11 @@ def _bias_add_rows(z, b, k):
 
 @njit(cache=True, nogil=True)
 def _relu_backward_rows(dy, y, dz, partial, k):
-    zero = y.dtype.type(0)
+    zero, one = y.dtype.type(0), y.dtype.type(1)
     for i in range(dy.shape[0] * k // CHUNKS, dy.shape[0] * (k + 1) // CHUNKS):
         for j in range(dy.shape[1]):
-            g = dy[i, j] if y[i, j] > zero else zero
+            # A product with the mask, not a select, so a NaN or inf dy stays visible.
+            g = dy[i, j] * (one if y[i, j] > zero else zero)
             dz[i, j] = g
             partial[k, j] += g
 
@@ -106,8 +109,8 @@ def _sum_partials(partial, out):
 
 # -- parallel kernels (prange over chunks) and serial twins -----------------------------------
 @njit(cache=True, nogil=True, parallel=True)
-def bias_relu(z, b):
-    """numba: z (P, F) <- max(z + b, 0) in place, parallel over row chunks."""
+def bias_relu_parallel(z, b):
+    """:func:`bias_relu` on numba's thread pool, parallel over row chunks."""
     for k in prange(CHUNKS):
         _bias_relu_rows(z, b, k)
     return z
@@ -115,14 +118,15 @@ def bias_relu(z, b):
 
 @njit(cache=True, nogil=True)
 def bias_relu_serial(z, b):
+    """:func:`bias_relu` on the calling thread: bit-identical to :func:`bias_relu_parallel`."""
     for k in range(CHUNKS):
         _bias_relu_rows(z, b, k)
     return z
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def bias_add(z, b):
-    """numba: z (P, F) <- z + b in place, parallel over row chunks."""
+def bias_add_parallel(z, b):
+    """:func:`bias_add` on numba's thread pool, parallel over row chunks."""
     for k in prange(CHUNKS):
         _bias_add_rows(z, b, k)
     return z
@@ -130,14 +134,15 @@ def bias_add(z, b):
 
 @njit(cache=True, nogil=True)
 def bias_add_serial(z, b):
+    """:func:`bias_add` on the calling thread: bit-identical to :func:`bias_add_parallel`."""
     for k in range(CHUNKS):
         _bias_add_rows(z, b, k)
     return z
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def relu_bias_backward(dy, y, dz, db):
-    """numba: dz <- dy * [y > 0] and db <- column sums of dz, parallel over row chunks."""
+def relu_bias_backward_parallel(dy, y, dz, db):
+    """:func:`relu_bias_backward` on numba's thread pool, parallel over row chunks."""
     partial = np.zeros((CHUNKS, dy.shape[1]), dtype=dz.dtype)
     for k in prange(CHUNKS):
         _relu_backward_rows(dy, y, dz, partial, k)
@@ -147,6 +152,7 @@ def relu_bias_backward(dy, y, dz, db):
 
 @njit(cache=True, nogil=True)
 def relu_bias_backward_serial(dy, y, dz, db):
+    """:func:`relu_bias_backward` on the calling thread: bit-identical to the parallel kernel."""
     partial = np.zeros((CHUNKS, dy.shape[1]), dtype=dz.dtype)
     for k in range(CHUNKS):
         _relu_backward_rows(dy, y, dz, partial, k)
@@ -155,8 +161,8 @@ def relu_bias_backward_serial(dy, y, dz, db):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def column_sums(a, out):
-    """numba: out (F,) <- a.sum(axis=0) for a (P, F), parallel over row chunks."""
+def column_sums_parallel(a, out):
+    """:func:`column_sums` on numba's thread pool, parallel over row chunks."""
     partial = np.zeros((CHUNKS, a.shape[1]), dtype=out.dtype)
     for k in prange(CHUNKS):
         _column_sum_rows(a, partial, k)
@@ -166,8 +172,32 @@ def column_sums(a, out):
 
 @njit(cache=True, nogil=True)
 def column_sums_serial(a, out):
+    """:func:`column_sums` on the calling thread: bit-identical to :func:`column_sums_parallel`."""
     partial = np.zeros((CHUNKS, a.shape[1]), dtype=out.dtype)
     for k in range(CHUNKS):
         _column_sum_rows(a, partial, k)
     _sum_partials(partial, out)
     return out
+
+
+# -- dispatchers: the pool only for large outputs, and only where the thread may use it --------
+def bias_relu(z, b):
+    """z (P, F) <- max(z + b, 0) in place, for C-contiguous z and b (F,) of one dtype; returns z."""
+    kernel = bias_relu_parallel if parallel_for(z) else bias_relu_serial
+    return kernel(z, b)
+
+
+def bias_add(z, b):
+    """z (P, F) <- z + b in place; returns z."""
+    return (bias_add_parallel if parallel_for(z) else bias_add_serial)(z, b)
+
+
+def relu_bias_backward(dy, y, dz, db):
+    """dz (P, F) <- dy * [y > 0] and db (F,) <- dz.sum(axis=0), for y a ReLU output; returns db."""
+    kernel = relu_bias_backward_parallel if parallel_for(dy) else relu_bias_backward_serial
+    return kernel(dy, y, dz, db)
+
+
+def column_sums(a, out):
+    """out (F,) <- a.sum(axis=0) for a (P, F), in a fixed chunk order; returns out."""
+    return (column_sums_parallel if parallel_for(a) else column_sums_serial)(a, out)

@@ -19,12 +19,12 @@ padded cells are read as 0 (im2col) or dropped (col2im). ``pad_top``/``pad_left`
 the padding before the first row/column; the padding after is implied by the output
 size ``Ho, Wo`` taken from the shape of ``cols``.
 
-Both kernels run ``prange`` over the batch only: sample ``n`` reads and writes only
-``x[n]``/``cols[n]``, so iterations never touch the same element. Each has a ``*_serial``
-twin that runs the same per-sample code in a plain loop: a caller that already runs on
-its own core (one shard of a batch, see ``scratchnet.kernels.threads``) must not wake the
-thread pool. Kernel and twin give bit-identical results, and all of them release the GIL
-(``nogil=True``), so two Python threads can run them at once.
+``im2col_parallel`` and ``col2im_parallel`` run ``prange`` over the batch only: sample
+``n`` reads and writes only ``x[n]``/``cols[n]``, so iterations never touch the same
+element. Each has a ``*_serial`` twin that runs the same per-sample code in a plain loop,
+bit for bit the same, and ``im2col``/``col2im`` pick one of the two: the twin when the
+calling thread already owns a core (one shard of a batch, see
+``scratchnet.kernels.threads``). All of them release the GIL (``nogil=True``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from scratchnet.kernels.threads import use_pool
+
 # Below this many values in a window row (kw*C), a sample is copied one column of cols at
-# a time instead of one window row at a time. Measured with 3 x 3 kernels on 30 samples
-# of 28 x 28 ('same'), narrow against wide: C = 1 0.22 / 0.40 ms, C = 3 0.59 / 0.64 ms,
-# C = 4 0.81 / 0.69 ms. (The seed CNN's first conv, 'valid': 0.09 against 0.26 ms.)
+# a time, because copying runs this short costs more than the copy itself.
+# Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 NARROW_RUN = 10
 
 
@@ -64,8 +65,7 @@ def _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
             and Ho - 1 + kh <= H and Wo - 1 + kw <= W):
         # The common case ('valid', stride 1): every window lies inside x, and written
         # like this numba sees that every index is >= 0, drops its negative-index
-        # wraparound and vectorizes the copy (0.09 against 0.16 ms at the seed CNN's
-        # first conv, 30 samples).
+        # wraparound and vectorizes the copy (measured: see benchmarks/README.md).
         for i in range(Ho):
             for a in range(kh):
                 for b in range(kw):
@@ -155,8 +155,40 @@ def _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n):
 
 # -- parallel kernels (prange over the batch) and serial twins ------------------------------
 @njit(cache=True, nogil=True, parallel=True)
+def im2col_parallel(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`im2col` on numba's thread pool, parallel over the batch."""
+    for n in prange(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def im2col_serial(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`im2col` on the calling thread only: bit-identical to :func:`im2col_parallel`."""
+    for n in range(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def col2im_parallel(cols, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`col2im` on numba's thread pool, parallel over the batch."""
+    for n in prange(out.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def col2im_serial(cols, kh, kw, sh, sw, pad_top, pad_left, out):
+    """:func:`col2im` on the calling thread only: bit-identical to :func:`col2im_parallel`."""
+    for n in range(out.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
+    return out
+
+
+# -- dispatchers: the pool unless the calling thread already owns a core ------------------------
 def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    """Copy every (kh, kw) window of ``x`` into one row of ``out`` (numba, parallel over N).
+    """Copy every (kh, kw) window of ``x`` into one row of ``out``.
 
     Parameters
     ----------
@@ -174,27 +206,12 @@ def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
     -------
     out
     """
-    for n in prange(x.shape[0]):
-        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
-    return out
+    kernel = im2col_parallel if use_pool() else im2col_serial
+    return kernel(x, kh, kw, sh, sw, pad_top, pad_left, out)
 
 
-@njit(cache=True, nogil=True)
-def im2col_serial(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    """:func:`im2col` on the calling thread only: same arguments, bit-identical result.
-
-    Returns
-    -------
-    out
-    """
-    for n in range(x.shape[0]):
-        _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
-    return out
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
-    """Adjoint of :func:`im2col`: sum each row of ``cols`` back onto its window (numba).
+    """Adjoint of :func:`im2col`: sum each row of ``cols`` back onto its window.
 
     Parameters
     ----------
@@ -211,26 +228,11 @@ def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
 
     Notes
     -----
-    The loops run over the kernel offset (a, b) outside the output position (i, j),
-    as the NumPy reference does; each (a, b) adds at most once to a given cell, so both
-    add the same numbers in the same order and agree bit for bit.
+    The loops run over the kernel offset (a, b) outside the output position (i, j), so
+    each (a, b) adds at most once to a given cell.
     """
-    for n in prange(out.shape[0]):
-        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def col2im_serial(cols, kh, kw, sh, sw, pad_top, pad_left, out):
-    """:func:`col2im` on the calling thread only: same arguments, bit-identical result.
-
-    Returns
-    -------
-    out
-    """
-    for n in range(out.shape[0]):
-        _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n)
-    return out
+    kernel = col2im_parallel if use_pool() else col2im_serial
+    return kernel(cols, kh, kw, sh, sw, pad_top, pad_left, out)
 
 
 def _padded_extent(size, k, stride, pad_before, n_out):

@@ -48,6 +48,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
+from scratchnet.kernels.threads import use_pool
+
 # numpy's error model (1/0 gives inf, no exception check per division) and FMA contraction.
 _OPTIONS = dict(error_model="numpy", fastmath={"contract"})
 
@@ -182,10 +184,15 @@ def _tanh(x):
 
 # Batches smaller than this many (N * H) cells run the serial kernels: for them, handing
 # rows to the thread pool costs more than it saves (and, with BLAS threads also waiting
-# for cores, a parallel call can stall for milliseconds). Measured at the seed shapes
-# (N = 128, H = 128), the serial steps were faster: 2.3 vs 3.4 ms forward and 0.4 vs
-# 2.5 ms backward per sequence; inference batches (N = 1024) still go parallel.
+# for cores, a parallel call can stall for milliseconds). Training batches of the seed
+# LSTM stay serial, its inference batches go parallel.
+# Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 PARALLEL_MIN_CELLS = 1 << 16
+
+
+def _parallel(cell):
+    """Whether a step over the (N, H) cell state ``cell`` may use the thread pool here."""
+    return use_pool(cell.size, PARALLEL_MIN_CELLS)
 
 
 @njit(cache=True, nogil=True, **_OPTIONS)
@@ -208,6 +215,24 @@ def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
 
 
 @njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
+def lstm_forward_step_parallel(zx, zh, c_prev, gates, c, tanh_c, h):
+    """:func:`lstm_forward_step` on numba's thread pool, parallel over the batch."""
+    for n in prange(c_prev.shape[0]):
+        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def lstm_forward_step_serial(zx, zh, c_prev, gates, c, tanh_c, h):
+    """:func:`lstm_forward_step` on the calling thread: bit-identical to the parallel kernel."""
+    for n in range(c_prev.shape[0]):
+        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
+
+
+def _sigmoid_reference(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     """One LSTM step, fused: gate nonlinearities, cell update, hidden state.
 
@@ -225,20 +250,8 @@ def lstm_forward_step(zx, zh, c_prev, gates, c, tanh_c, h):
     c, tanh_c, h : (N, H) arrays, written
         New cell state, its tanh (kept for the backward pass), new hidden state.
     """
-    for n in prange(c_prev.shape[0]):
-        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
-
-
-@njit(cache=True, nogil=True, **_OPTIONS)
-def lstm_forward_step_serial(zx, zh, c_prev, gates, c, tanh_c, h):
-    """:func:`lstm_forward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
-    for n in range(c_prev.shape[0]):
-        _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h)
-
-
-def _sigmoid_reference(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    kernel = lstm_forward_step_parallel if _parallel(c_prev) else lstm_forward_step_serial
+    kernel(zx, zh, c_prev, gates, c, tanh_c, h)
 
 
 def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
@@ -269,6 +282,19 @@ def _infer_row(n, z, c, h):
 
 
 @njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
+def lstm_infer_step_parallel(z, c, h):
+    """:func:`lstm_infer_step` on numba's thread pool, parallel over the batch."""
+    for n in prange(c.shape[0]):
+        _infer_row(n, z, c, h)
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def lstm_infer_step_serial(z, c, h):
+    """:func:`lstm_infer_step` on the calling thread: bit-identical to the parallel kernel."""
+    for n in range(c.shape[0]):
+        _infer_row(n, z, c, h)
+
+
 def lstm_infer_step(z, c, h):
     """One LSTM step for inference: the same maths as :func:`lstm_forward_step`, nothing kept.
 
@@ -281,15 +307,8 @@ def lstm_infer_step(z, c, h):
     h : (N, H) array, written
         The new hidden state.
     """
-    for n in prange(c.shape[0]):
-        _infer_row(n, z, c, h)
-
-
-@njit(cache=True, nogil=True, **_OPTIONS)
-def lstm_infer_step_serial(z, c, h):
-    """:func:`lstm_infer_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
-    for n in range(c.shape[0]):
-        _infer_row(n, z, c, h)
+    kernel = lstm_infer_step_parallel if _parallel(c) else lstm_infer_step_serial
+    kernel(z, c, h)
 
 
 def lstm_infer_step_reference(z, c, h):
@@ -322,6 +341,19 @@ def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
 
 
 @njit(cache=True, nogil=True, parallel=True, **_OPTIONS)
+def lstm_backward_step_parallel(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
+    """:func:`lstm_backward_step` on numba's thread pool, parallel over the batch."""
+    for n in prange(c_prev.shape[0]):
+        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def lstm_backward_step_serial(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
+    """:func:`lstm_backward_step` on the calling thread: bit-identical to the parallel kernel."""
+    for n in range(c_prev.shape[0]):
+        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
+
+
 def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     """Backward of one LSTM step, fused: dL/dz of all four gates and dL/dc_prev.
 
@@ -340,15 +372,8 @@ def lstm_backward_step(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     dc_prev : (N, H) array, written
         dL/dc_{t-1}, the ``dc_next`` of the step before.
     """
-    for n in prange(c_prev.shape[0]):
-        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
-
-
-@njit(cache=True, nogil=True, **_OPTIONS)
-def lstm_backward_step_serial(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
-    """:func:`lstm_backward_step` on one thread, for small batches (``PARALLEL_MIN_CELLS``)."""
-    for n in range(c_prev.shape[0]):
-        _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
+    kernel = lstm_backward_step_parallel if _parallel(c_prev) else lstm_backward_step_serial
+    kernel(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev)
 
 
 def lstm_backward_step_reference(dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):

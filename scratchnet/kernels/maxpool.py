@@ -8,7 +8,9 @@ Forward, for each output element (n, i, j, c), over the window rows
 
 Padded cells are skipped, as if they held -inf: they never win, and a window always
 has at least one in-bounds cell for the Keras padding rules. Ties go to the first
-cell in row-major window order (a strict ``>``), in the kernel and the reference alike.
+cell in row-major window order. A window holding a NaN gives NaN, and its argmax is the
+first NaN in that order, wherever it sits (as ``np.max`` would give, and as
+``scratchnet.reference``'s pooling defines it).
 
 Backward routes each output's gradient to exactly the one input recorded in argmax::
 
@@ -18,11 +20,11 @@ With overlapping windows (stride < pool size) one input can win two windows, so
 the backward accumulates; it does so inside sample n's own iteration, so the
 ``prange`` over the batch never has two iterations writing one element.
 
-Both kernels have a ``*_serial`` twin that runs the same per-sample code in a plain
-loop: a caller that already runs on its own core (one shard of a batch, see
-``scratchnet.kernels.threads``) must not wake the thread pool. Kernel and twin give
-bit-identical results, and all of them release the GIL (``nogil=True``), so two Python
-threads can run them at once.
+``maxpool_forward_parallel`` and ``maxpool_backward_parallel`` run ``prange`` over the
+batch; each has a ``*_serial`` twin running the same per-sample code in a plain loop, bit
+for bit the same, and ``maxpool_forward``/``maxpool_backward`` pick one of the two: the
+twin when the calling thread already owns a core (one shard of a batch, see
+``scratchnet.kernels.threads``). All of them release the GIL (``nogil=True``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from scratchnet.kernels.threads import use_pool
+
 
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
-# numba inlines the forward helper itself: left to LLVM, the parallel forward measured 5-10%
-# slower than with the loop written in place (the other helpers measured no difference).
+# numba inlines the forward helper itself, because LLVM left to itself made the parallel
+# forward slower. Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 @njit(cache=True, nogil=True, inline="always")
 def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n):
     """Write ``out[n]`` and ``argmax[n]`` (unless None); the arguments are as in
@@ -57,8 +61,10 @@ def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n
                 for a in range(a_lo, a_hi):
                     for b in range(b_lo, b_hi):
                         for c in range(C):
-                            # max(m, v) is v only if v > m: ties keep the first, as below
-                            out[n, i, j, c] = max(out[n, i, j, c], x[n, r0 + a, s0 + b, c])
+                            m, v = out[n, i, j, c], x[n, r0 + a, s0 + b, c]
+                            # v wins if larger, or if NaN: a NaN, once in, never leaves
+                            # (nothing is > NaN); ties keep the first, as below.
+                            out[n, i, j, c] = v if v > m or v != v else m
                 continue
             for c in range(C):
                 argmax[n, i, j, c] = (r * W + s) * C + c
@@ -68,8 +74,8 @@ def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n
                     s = s0 + b
                     base = (r * W + s) * C
                     for c in range(C):
-                        v = x[n, r, s, c]
-                        if v > out[n, i, j, c]:
+                        v, m = x[n, r, s, c], out[n, i, j, c]
+                        if v > m or (v != v and m == m):  # the first NaN wins, and stays
                             out[n, i, j, c] = v
                             argmax[n, i, j, c] = base + c
 
@@ -94,8 +100,42 @@ def _flat_views(dy, argmax, out):
 
 # -- parallel kernels (prange over the batch) and serial twins ------------------------------
 @njit(cache=True, nogil=True, parallel=True)
+def maxpool_forward_parallel(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
+    """:func:`maxpool_forward` on numba's thread pool, parallel over the batch."""
+    for n in prange(x.shape[0]):
+        _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n)
+    return out, argmax
+
+
+@njit(cache=True, nogil=True)
+def maxpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
+    """:func:`maxpool_forward` on the calling thread: bit-identical to the parallel kernel."""
+    for n in range(x.shape[0]):
+        _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n)
+    return out, argmax
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def maxpool_backward_parallel(dy, argmax, out):
+    """:func:`maxpool_backward` on numba's thread pool, parallel over the batch."""
+    dyf, af, dxf = _flat_views(dy, argmax, out)
+    for n in prange(out.shape[0]):
+        _maxpool_backward_sample(dyf, af, dxf, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def maxpool_backward_serial(dy, argmax, out):
+    """:func:`maxpool_backward` on the calling thread: bit-identical to the parallel kernel."""
+    dyf, af, dxf = _flat_views(dy, argmax, out)
+    for n in range(out.shape[0]):
+        _maxpool_backward_sample(dyf, af, dxf, n)
+    return out
+
+
+# -- dispatchers: the pool unless the calling thread already owns a core ------------------------
 def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
-    """Max over each (ph, pw) window of ``x``, recording where it came from (numba).
+    """Max over each (ph, pw) window of ``x``, recording where it came from.
 
     Parameters
     ----------
@@ -118,25 +158,10 @@ def maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
     -------
     out, argmax
     """
-    for n in prange(x.shape[0]):
-        _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n)
-    return out, argmax
+    kernel = maxpool_forward_parallel if use_pool() else maxpool_forward_serial
+    return kernel(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax)
 
 
-@njit(cache=True, nogil=True)
-def maxpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
-    """:func:`maxpool_forward` on the calling thread only: same arguments, bit-identical result.
-
-    Returns
-    -------
-    out, argmax
-    """
-    for n in range(x.shape[0]):
-        _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n)
-    return out, argmax
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def maxpool_backward(dy, argmax, out):
     """Scatter ``dy`` onto the recorded maxima: the gradient of :func:`maxpool_forward`.
 
@@ -150,47 +175,30 @@ def maxpool_backward(dy, argmax, out):
     -------
     out
     """
-    dyf, af, dxf = _flat_views(dy, argmax, out)
-    for n in prange(out.shape[0]):
-        _maxpool_backward_sample(dyf, af, dxf, n)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def maxpool_backward_serial(dy, argmax, out):
-    """:func:`maxpool_backward` on the calling thread only: same arguments, bit-identical result.
-
-    Returns
-    -------
-    out
-    """
-    dyf, af, dxf = _flat_views(dy, argmax, out)
-    for n in range(out.shape[0]):
-        _maxpool_backward_sample(dyf, af, dxf, n)
-    return out
+    kernel = maxpool_backward_parallel if use_pool() else maxpool_backward_serial
+    return kernel(dy, argmax, out)
 
 
 def maxpool_forward_reference(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax):
-    """Plain-NumPy :func:`maxpool_forward`: a running max over the ph*pw window offsets."""
+    """Plain-NumPy :func:`maxpool_forward`: gather every window, take its max, find it."""
     N, H, W, C = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
-    best = np.zeros(out.shape, dtype=x.dtype)
-    where = np.full(out.shape, -1, dtype=np.int64)  # -1: no in-bounds cell seen yet
-    rows = np.arange(Ho) * sh - pad_top
-    cols = np.arange(Wo) * sw - pad_left
-    chan = np.arange(C)
-    for a in range(ph):
-        for b in range(pw):
-            r, s = rows + a, cols + b
-            inside = ((r >= 0) & (r < H))[:, None] & ((s >= 0) & (s < W))[None, :]  # (Ho, Wo)
-            v = x[:, np.clip(r, 0, H - 1)][:, :, np.clip(s, 0, W - 1)]  # (N, Ho, Wo, C)
-            take = inside[None, :, :, None] & ((where < 0) | (v > best))
-            flat = ((r[:, None, None] * W + s[None, :, None]) * C + chan)[None]  # (1, Ho, Wo, C)
-            best = np.where(take, v, best)
-            where = np.where(take, flat, where)
-    out[...] = best
+    r = np.arange(Ho)[:, None] * sh - pad_top + np.arange(ph)  # (Ho, ph): each window's rows
+    s = np.arange(Wo)[:, None] * sw - pad_left + np.arange(pw)  # (Wo, pw): its columns
+    inside = ((r >= 0) & (r < H))[:, None, :, None] & ((s >= 0) & (s < W))[None, :, None, :]
+    inside = inside.reshape(1, Ho, Wo, ph * pw, 1)
+    rc, sc = np.clip(r, 0, H - 1), np.clip(s, 0, W - 1)
+    v = x[:, rc[:, None, :, None], sc[None, :, None, :]].reshape(N, Ho, Wo, ph * pw, C)
+    # The max over the in-bounds cells (np.max gives NaN if one is NaN) ...
+    best = np.where(inside, v, -np.inf).max(axis=3, keepdims=True)
+    # ... and the first in-bounds cell holding it: the first NaN if best is NaN.
+    hit = inside & ((v == best) | (np.isnan(v) & np.isnan(best)))
+    first = hit.argmax(axis=3)[:, :, :, None]  # argmax of booleans: the first True
+    flat = (r[:, None, :, None] * W + s[None, :, None, :]).reshape(1, Ho, Wo, ph * pw, 1) * C
+    flat = np.broadcast_to(flat + np.arange(C), v.shape)  # (r*W + s)*C + c: an index into x[n]
+    out[...] = best[:, :, :, 0]
     if argmax is not None:
-        argmax[...] = where
+        argmax[...] = np.take_along_axis(flat, first, axis=3)[:, :, :, 0]
     return out, argmax
 
 

@@ -10,27 +10,34 @@ reads dy and y and keeps each row of dz in registers:
     dz = dy * [y > 0]                      never stored
     db = sum_rows dz,   dW = cols.T @ dz   (K, F), accumulated row by row
 
+NaN and inf behave as in that NumPy: dz is a product with the mask, so a NaN or inf in
+dy, or in cols, reaches dW and db even where the mask is 0.
+
 Rows are split into ``CHUNKS`` fixed chunks (as in ``bias_act``), each summing into its
 own slice of partial sums; the slices are added in chunk order afterwards, so the result
-is race-free and independent of the thread count. The ``*_serial`` twin runs the same
-chunk code on one thread. (The forward stays a BLAS GEMM plus ``bias_act.bias_relu``:
-a fused numba forward measured slower, since it cannot keep a row of F outputs in
-registers across the K products.)
+is race-free and independent of the thread count. ``relu_weight_grads_parallel`` runs the
+chunks on numba's pool, its ``relu_weight_grads_serial`` twin runs the same chunk code
+on one thread, bit for bit the same, and ``relu_weight_grads`` picks one as
+``bias_act`` does. (The forward stays a BLAS GEMM plus ``bias_act.bias_relu``, because a
+fused numba forward cannot keep a row of F outputs in registers across the K products.)
+Measured: see benchmarks/README.md, "Measurements behind the kernels' choices".
 """
 
 import numpy as np
 from numba import njit, prange
 
+from scratchnet.kernels.bias_act import parallel_for
+
 CHUNKS = 16
-MAX_K = 32  # measured faster than the general path at K = 9 and K = 27 (F = 32)
+MAX_K = 32  # up to this K the fused pass beats the general path (measured at K = 9 and 27)
 
 
 # -- NumPy references -------------------------------------------------------------------------
 def relu_weight_grads_reference(dy, y, cols, dW, db):
-    """dW (K, F) <- cols.T @ (dy * [y > 0]);  db (F,) <- column sums of the same."""
-    dz = np.multiply(dy, y > 0)
-    np.matmul(cols.T, dz, out=dW)
-    db[:] = dz.sum(axis=0)
+    """dW (K, F) <- cols.T @ (dy * [y > 0]);  db (F,) <- column sums of the same; returns dW."""
+    dz = dy * (y > 0)
+    dW[...] = cols.T @ dz
+    db[...] = dz.sum(axis=0)
     return dW
 
 
@@ -39,10 +46,11 @@ def relu_weight_grads_reference(dy, y, cols, dW, db):
 def _backward_rows(dy, y, cols, dW_part, db_part, k):
     K, F = dW_part.shape[1], dW_part.shape[2]
     g = np.empty(F, dtype=dy.dtype)
-    zero = dy.dtype.type(0)
+    zero, one = dy.dtype.type(0), dy.dtype.type(1)
     for p in range(dy.shape[0] * k // CHUNKS, dy.shape[0] * (k + 1) // CHUNKS):
         for f in range(F):
-            g[f] = dy[p, f] if y[p, f] > zero else zero
+            # A product with the mask, not a select, so a NaN or inf dy stays visible.
+            g[f] = dy[p, f] * (one if y[p, f] > zero else zero)
             db_part[k, f] += g[f]
         for t in range(K):
             c = cols[p, t]
@@ -61,8 +69,8 @@ def _sum_chunks(dW_part, db_part, dW, db):
 
 # -- parallel kernels (prange over chunks) and serial twins -----------------------------------
 @njit(cache=True, nogil=True, parallel=True)
-def relu_weight_grads(dy, y, cols, dW, db):
-    """numba: dW <- cols.T @ (dy * [y > 0]), db <- its column sums; parallel over row chunks."""
+def relu_weight_grads_parallel(dy, y, cols, dW, db):
+    """:func:`relu_weight_grads` on numba's thread pool, parallel over row chunks."""
     dW_part = np.zeros((CHUNKS, dW.shape[0], dW.shape[1]), dtype=dW.dtype)
     db_part = np.zeros((CHUNKS, db.shape[0]), dtype=db.dtype)
     for k in prange(CHUNKS):
@@ -73,9 +81,27 @@ def relu_weight_grads(dy, y, cols, dW, db):
 
 @njit(cache=True, nogil=True)
 def relu_weight_grads_serial(dy, y, cols, dW, db):
+    """:func:`relu_weight_grads` on the calling thread: bit-identical to the parallel kernel."""
     dW_part = np.zeros((CHUNKS, dW.shape[0], dW.shape[1]), dtype=dW.dtype)
     db_part = np.zeros((CHUNKS, db.shape[0]), dtype=db.dtype)
     for k in range(CHUNKS):
         _backward_rows(dy, y, cols, dW_part, db_part, k)
     _sum_chunks(dW_part, db_part, dW, db)
     return dW
+
+
+# -- dispatcher: the pool only for large outputs, and only where the thread may use it ---------
+def relu_weight_grads(dy, y, cols, dW, db):
+    """dW (K, F) <- cols.T @ (dy * [y > 0]) and db (F,) <- its column sums; returns dW.
+
+    Parameters
+    ----------
+    dy, y : ndarray, shape (P, F)
+        Upstream gradient and the layer's ReLU output, C-contiguous, one float dtype.
+    cols : ndarray, shape (P, K), K <= ``MAX_K``
+        The layer's im2col rows.
+    dW : ndarray, shape (K, F); db : ndarray, shape (F,)
+        Overwritten.
+    """
+    kernel = relu_weight_grads_parallel if parallel_for(dy) else relu_weight_grads_serial
+    return kernel(dy, y, cols, dW, db)

@@ -13,6 +13,10 @@ softmax Jacobian, which cancels analytically. The sum is 1 + r, where r sums the
 non-maximal terms, and log1p(r) keeps the digits of a confident prediction's tiny
 loss that log(1 + r) would round away; for the same reason the gradient at a label
 that is also the maximum is written -r / (1 + r) rather than 1 / (1 + r) - 1.
+
+NaN and inf behave as in the plain definition: a row holding a NaN, or whose max is +inf
+(or all -inf), gives NaN loss and gradients; a label at -inf among finite logits gives
+an infinite loss.
 """
 
 import numpy as np
@@ -20,20 +24,18 @@ from numba import njit
 
 
 def softmax_cross_entropy_reference(logits, labels, grad, batch):
-    """NumPy reference. Writes ``grad`` (N, C), scaled by 1/``batch``, in place; returns
-    per-sample losses (N,)."""
+    """Plain NumPy: per-sample losses (N,), and ``grad`` (N, C) <- (softmax - onehot) / batch.
+
+    The textbook definition, shifted by each row's max so that exp never overflows.
+    """
     rows = np.arange(logits.shape[0])
-    top = logits.argmax(axis=1)
-    shifted = logits - logits[rows, top][:, None]  # <= 0, so exp never overflows
-    exp = np.exp(shifted)
-    exp[rows, top] = 0
-    rest = exp.sum(axis=1)
-    exp[rows, top] = 1
-    losses = np.log1p(rest) - shifted[rows, labels]
-    np.divide(exp, (1 + rest)[:, None] * batch, out=grad)
-    grad[rows, labels] -= logits.dtype.type(1.0 / batch)
-    hit = labels == top
-    grad[rows[hit], top[hit]] = -rest[hit] / ((1 + rest[hit]) * batch)
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    total = e.sum(axis=1, keepdims=True)
+    onehot = np.zeros_like(logits)
+    onehot[rows, labels] = 1
+    grad[...] = (e / total - onehot) / batch
+    losses = np.log(total[:, 0]) - (logits[rows, labels] - m[:, 0])  # -log softmax[label]
     return losses.astype(logits.dtype, copy=False)
 
 
@@ -54,6 +56,11 @@ def softmax_cross_entropy(logits, labels, grad, batch):
             if logits[i, j] > logits[i, top]:
                 top = j
         m = logits[i, top]
+        if m - m != 0:  # +-inf or NaN: the shift by m makes the whole row NaN, as in NumPy
+            for j in range(c):
+                grad[i, j] = np.nan
+            losses[i] = np.nan
+            continue
         rest = logits.dtype.type(0.0)
         for j in range(c):
             e = np.exp(logits[i, j] - m) if j != top else one

@@ -2,16 +2,21 @@
 
 A layer is built once for a known input shape and dtype, then runs
 
-    y  = layer(x, training)      # forward: validates x, caches what backward needs
-    dx = layer.backprop(dy)      # backward: fills layer.grads, returns dL/dx
+    y  = layer(x, training)      # forward (and the activation): caches what backward needs
+    dx = layer.backprop(dy)      # backward (through the activation): fills layer.grads
 
-Every array carries the batch as its first axis; shapes in this package are
-written without it (``input_shape``/``output_shape``). Layers are channels-last,
-like Keras: images are (N, H, W, C) and sequences (N, T, D).
+``forward``/``backward`` are the textbook path: each built-in layer calls its pair of
+plain-NumPy functions in ``scratchnet.reference`` and keeps the returned cache. That is
+what the layer computes. The fast engine (``scratchnet.fast``) runs a second
+implementation of the same maths, with numba kernels, and is tested equal to this one; a
+layer without one runs this path on both engines.
 
-Three dictionaries hold a layer's arrays, so that optimizers, save/load and
-layers with non-trainable state (BatchNorm's running statistics) all work
-without special cases:
+Every array carries the batch as its first axis; shapes in this package are written
+without it (``input_shape``/``output_shape``). Layers are channels-last, like Keras:
+images are (N, H, W, C) and sequences (N, T, D).
+
+Three dictionaries hold a layer's arrays, so that optimizers, save/load and layers with
+non-trainable state (BatchNorm's running statistics) all work without special cases:
 
 - ``params``: trainable arrays, updated in place by the optimizer;
 - ``grads``:  same keys as ``params``, written by ``backward``;
@@ -19,8 +24,6 @@ without special cases:
 """
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 
@@ -52,7 +55,7 @@ def int_pair(value, what: str) -> tuple[int, int]:
 
 
 class Layer:
-    """Base class: subclasses implement ``build``, ``forward`` and ``backward``.
+    """Base class: subclasses implement ``_build``, ``forward`` and ``backward``.
 
     Parameters
     ----------
@@ -65,13 +68,6 @@ class Layer:
     """
 
     _counts: dict[str, int] = {}
-    #: True for layers that apply their own activation, fused with their bias
-    #: (Dense, Conv2D: see ``scratchnet.layers.bias_activation``).
-    fuses_activation = False
-    #: At inference, the batch size this layer runs fastest at, if large batches hurt it
-    #: (Conv2D: its im2col matrix must stay cache-sized; set when built). A model runs
-    #: inference in chunks of the smallest such size through all its layers (Sequential).
-    inference_chunk: int | None = None
 
     def __init__(self, activation=None, input_shape=None, name=None):
         kind = type(self).__name__.lower()
@@ -93,12 +89,8 @@ class Layer:
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
         self.dtype = np.dtype(np.float32)
-        # False on a model's first layer: its input gradient is never needed.
-        self.need_input_grad = True
-        self._activate = False  # whether the last forward applied the activation
-        # Set by layers whose inference path keeps nothing for backward (LSTM) when the
-        # last forward took it.
-        self._inference_pass = False
+        self.cache = None  # what the last forward keeps for backward
+        self._output = None  # (shape, dtype) of the last call's output, for backprop's check
         self.rng = np.random.default_rng(0)
 
     # -- building ---------------------------------------------------------------------------
@@ -112,6 +104,7 @@ class Layer:
         if self.activation is not None:
             self.activation.build(self.output_shape, self.dtype, self.rng)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.cache = self._output = None
         self.built = True
         return self.output_shape
 
@@ -119,65 +112,64 @@ class Layer:
         """Subclass hook: validate ``input_shape``, create ``self.params``, return output shape."""
         return input_shape
 
-    #: True for a layer that commutes with every increasing function applied channel by
-    #: channel, f(g(x)) = g(f(x)): a max-pool. A conv's bias and ReLU can then run after it.
-    commutes_with_increasing = False
+    # -- the maths: forward and backward, side by side in each subclass ---------------------
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """x (N, *input_shape) -> y (N, *output_shape), keeping ``self.cache`` for backward."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no reference forward/backward pair: implement "
+            "forward and backward, or register a fast implementation and use engine='fast'")
 
-    def pools_first(self, after: Layer) -> bool:
-        """Whether ``self.pooled(x, after)`` computes ``after(self(x))`` at inference, faster."""
-        return False
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy = dL/dy -> dL/dx; writes ``self.grads`` for every parameter."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no reference forward/backward pair: implement "
+            "forward and backward, or register a fast implementation and use engine='fast'")
 
-    # -- reading and writing only what is used -------------------------------------------
-    def input_window(self) -> tuple[int, ...] | None:
-        """The leading part of each input sample this layer reads, if it reads only part.
-
-        A 'valid' 2x2 max-pool on 11 x 11 maps reads the top-left 10 x 10 and skips the
-        last row and column. A model then lets the layer before compute only that part
-        (:meth:`crop_output`), and this layer accepts it as its input. ``None``: the
-        layer reads its whole input.
-        """
-        return None
-
-    def crop_output(self, shape: tuple[int, ...] | None) -> None:
-        """Compute only the leading ``shape`` of each output sample (``None``: all of it).
-
-        The model calls this with the next layer's :meth:`input_window`. A layer that
-        cannot skip work ignores it, as here.
-        """
+    @classmethod
+    def has_reference(cls) -> bool:
+        """Whether this layer type implements the reference pair ``forward``/``backward``."""
+        return cls.forward is not Layer.forward and cls.backward is not Layer.backward
 
     # -- running ----------------------------------------------------------------------------
-    def draw(self, n: int) -> np.ndarray | None:
-        """The random numbers a training forward on ``n`` samples uses, drawn from ``self.rng``
-        now; ``None`` for a layer that uses none.
-
-        A sharded step (``scratchnet.parallel``) draws them for the whole batch and hands
-        each shard's replica its rows in ``self.drawn``, so the draws are the same for any
-        number of workers.
-        """
-        return None
-
-    def __call__(self, x: np.ndarray, training: bool = False, apply_activation: bool = True):
-        """Validate ``x`` and run the forward pass (and the activation, unless told not to)."""
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Validate ``x``, then run the forward pass and the activation."""
         if not self.built:
             self.build(x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else np.float32)
         self.check_input(x)
-        self._activate = self.activation is not None and apply_activation
         y = self.forward(x, training)
-        if self._activate and not self.fuses_activation:
+        if self.activation is not None:
             y = self.activation.forward(y, training)
+        self._output = (y.shape, y.dtype)
         return y
 
-    def backprop(self, dy: np.ndarray, through_activation: bool = True):
-        """Backward through the activation (if any) then the layer. Returns dL/dx or None."""
-        if self.activation is not None and through_activation and not self.fuses_activation:
+    def backprop(self, dy: np.ndarray) -> np.ndarray:
+        """Backward through the activation (if any), then the layer. Returns dL/dx.
+
+        ``dy`` must have the shape and dtype of the last call's output.
+        """
+        expected = self._output
+        if expected is None:
+            raise RuntimeError(f"{self.name}: backward called before any forward pass")
+        if getattr(dy, "shape", None) != expected[0]:
+            raise ValueError(f"{self.name}: expected an upstream gradient of shape {expected[0]} "
+                             f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")
+        if dy.dtype != expected[1]:
+            raise TypeError(f"{self.name}: expected a {expected[1]} upstream gradient, "
+                            f"got {dy.dtype}")
+        if self.activation is not None:
             dy = self.activation.backward(dy)
         return self.backward(dy)
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        raise NotImplementedError
+    def store_grads(self, **grads: np.ndarray) -> None:
+        """Write each gradient into ``self.grads`` in place: the arrays keep their identity."""
+        for key, g in grads.items():
+            self.grads[key][...] = g
 
-    def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        raise NotImplementedError
+    def backward_cache(self):
+        """The cache of the last forward, or a clear error if there has been none."""
+        if self.cache is None:
+            raise RuntimeError(f"{self.name}: backward called before any forward pass")
+        return self.cache
 
     # -- helpers ----------------------------------------------------------------------------
     def check_input(self, x) -> None:
@@ -185,45 +177,16 @@ class Layer:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
         expected = (None, *self.input_shape)
-        if x.ndim != len(expected) or x.shape[1:] not in (self.input_shape,
-                                                         self.input_window()):
+        if x.ndim != len(expected) or x.shape[1:] != self.input_shape:
             raise ValueError(
                 f"{self.name}: expected input of shape {expected} (batch first), got {x.shape}"
             )
         if x.dtype != self.dtype:
             raise TypeError(
-                f"{self.name}: expected {self.dtype} input, got {x.dtype}; "
-                f"convert it explicitly, e.g. x.astype(np.{self.dtype})"
+                f"{self.name}: expected {self.dtype} input, got {x.dtype}; layers called "
+                f"directly do not convert: pass x.astype(np.{self.dtype}) (a model's fit, "
+                "evaluate and predict convert for you)"
             )
-
-    def check_upstream(self, dy, expected: tuple[int, ...] | None) -> np.ndarray:
-        """``dy`` as a C-contiguous array, or a clear error if it does not fit the last forward.
-
-        ``expected`` is the last forward's output shape (None before any forward). Layers
-        whose numba kernels index without bounds checks call this, so a wrong shape never
-        reaches them; a wrong dtype is refused rather than silently cast.
-        """
-        if self._inference_pass:
-            raise RuntimeError(f"{self.name}: backward needs a forward pass with training=True; "
-                               "the last forward was inference, which keeps nothing for it")
-        if expected is None:
-            raise RuntimeError(f"{self.name}: backward called before any forward pass")
-        if getattr(dy, "shape", None) != tuple(expected):
-            raise ValueError(f"{self.name}: expected an upstream gradient of shape {expected} "
-                             f"(the last forward's output), got {getattr(dy, 'shape', type(dy))}")
-        if dy.dtype != self.dtype:
-            raise TypeError(f"{self.name}: expected a {self.dtype} upstream gradient, "
-                            f"got {dy.dtype}")
-        return np.ascontiguousarray(dy)
-
-    def replica(self) -> Layer:
-        """A copy for one shard of a data-parallel step (see ``scratchnet.parallel``).
-
-        It shares this layer's parameter arrays and copies everything else, so its
-        ``grads``, forward caches and scratch buffers are its own: two replicas can run
-        forward and backward at the same time.
-        """
-        return copy.deepcopy(self, memo={id(p): p for p in self.params.values()})
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from scratchnet.initializers import glorot_uniform, zeros
-from scratchnet.layers import bias_activation
 from scratchnet.layers.base import Layer, positive_int
+from scratchnet.reference import dense_backward, dense_forward
 
 
 class Dense(Layer):
@@ -18,9 +16,8 @@ class Dense(Layer):
     activation : str, optional
 
     Shapes: x (N, ..., D) -> y (N, ..., units); W (D, units); b (units,).
+    The maths: ``scratchnet.reference.dense``.
     """
-
-    fuses_activation = True
 
     def __init__(self, units, activation=None, **kwargs):
         super().__init__(activation=activation, **kwargs)
@@ -35,15 +32,10 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def forward(self, x, training):
-        self._x2 = x.reshape(-1, x.shape[-1])  # (M, D): all leading axes as one batch
-        z = self._x2 @ self.params["W"]         # (M, units)
-        y = bias_activation.forward(self, z, training)  # act(z + b)
-        return y.reshape(*x.shape[:-1], self.units)
+        y, self.cache = dense_forward(x, self.params["W"], self.params["b"])
+        return y
 
     def backward(self, dy):
-        dy2 = np.ascontiguousarray(dy).reshape(-1, self.units)  # (M, units)
-        dz = bias_activation.backward(self, dy2)          # through act; db = sum over rows
-        np.matmul(self._x2.T, dz, out=self.grads["W"])    # dW = x^T dz
-        if not self.need_input_grad:
-            return None
-        return (dz @ self.params["W"].T).reshape(*dy.shape[:-1], self._x2.shape[1])
+        dx, dW, db = dense_backward(dy, self.backward_cache())
+        self.store_grads(W=dW, b=db)
+        return dx

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from scratchnet.layers.base import Layer
+from scratchnet.reference import dropout_backward, dropout_forward
 
 
 class Dropout(Layer):
     """Zero each activation with probability ``rate`` in training, scale the rest by 1/(1-rate).
 
-    Scaling at training time ("inverted" dropout) makes inference the identity.
-    The mask comes from ``self.rng``, which the model seeds, so runs are reproducible;
-    a sharded step draws it for the whole batch (see :meth:`draw`), so it does not
-    depend on the number of workers.
+    Scaling at training time ("inverted" dropout) makes inference the identity. The mask
+    comes from ``self.rng``, which the model seeds, so runs are reproducible.
 
-    Shapes: x (N, ...) -> y (N, ...), the same.
+    Shapes: x (N, ...) -> y (N, ...), the same. The maths: ``scratchnet.reference.dropout``.
     """
 
     def __init__(self, rate, **kwargs):
@@ -21,23 +22,19 @@ class Dropout(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)
-        self.drawn = None  # (N, ...) uniforms handed over by a sharded step, else None
 
-    def draw(self, n):
-        """Uniforms (n, ...) in [0, 1) for a mask; ``None`` when the rate is 0."""
-        if self.rate == 0:
-            return None
-        return self.rng.random((n, *self.input_shape), dtype=self.dtype)
+    def keep_mask(self, n: int) -> np.ndarray:
+        """A fresh (n, *input_shape) boolean mask: True where an activation is kept.
+
+        One uniform draw per activation from ``self.rng``, kept where u >= rate.
+        """
+        return self.rng.random((n, *self.input_shape), dtype=self.dtype) >= self.rate
 
     def forward(self, x, training):
-        if not training or self.rate == 0:
-            self._mask = None
-            return x
-        # A shard's rows of the whole batch's draw, if a sharded step left them here.
-        u = self.draw(len(x)) if self.drawn is None else self.drawn
-        self.drawn = None  # used once
-        self._mask = (u >= self.rate) * x.dtype.type(1 / (1 - self.rate))  # 0 or 1/(1-rate)
-        return x * self._mask
+        rate = self.rate if training else 0.0
+        keep = self.keep_mask(len(x)) if rate else np.ones(x.shape, dtype=bool)
+        y, self.cache = dropout_forward(x, keep, rate)
+        return y
 
     def backward(self, dy):
-        return dy if self._mask is None else dy * self._mask
+        return dropout_backward(dy, self.backward_cache())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from scratchnet.layers.base import Layer
+from scratchnet.reference import reshape_backward, reshape_forward
 
 
 class Reshape(Layer):
@@ -34,10 +35,11 @@ class Reshape(Layer):
         return self.target_shape
 
     def forward(self, x, training):
-        return x.reshape(x.shape[0], *self.output_shape)
+        y, self.cache = reshape_forward(x, self.output_shape)
+        return y
 
     def backward(self, dy):
-        return dy.reshape(dy.shape[0], *self.input_shape)
+        return reshape_backward(dy, self.backward_cache())
 
 
 class Flatten(Reshape):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from scratchnet.kernels.adam import PARALLEL_MIN_ELEMENTS, adam_update, adam_update_serial
-from scratchnet.kernels.threads import use_pool
+from scratchnet.kernels.adam import adam_update
 from scratchnet.optimizers.base import Optimizer, positive_float, unit_interval
 
 
@@ -30,6 +29,5 @@ class Adam(Optimizer):
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m, v = self.slot("m", i, p), self.slot("v", i, p)
         # The kernel walks flat arrays; reshape(-1) of contiguous arrays is a view.
-        kernel = adam_update if use_pool(p.size, PARALLEL_MIN_ELEMENTS) else adam_update_serial
-        kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-               alpha, self.beta_1, self.beta_2, self.epsilon)
+        adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                    alpha, self.beta_1, self.beta_2, self.epsilon)

@@ -1,0 +1,51 @@
+"""The fast engine: a second implementation of every built-in layer, with numba kernels.
+
+``scratchnet.layers`` say what each layer computes, through the plain-NumPy pairs of
+``scratchnet.reference``. This package computes the same, faster: each runner here is
+one layer's fast forward and backward (``tests/`` prove them equal to the reference
+pairs), and :class:`~scratchnet.fast.engine.FastEngine` runs a model through them, with
+the work a model can skip and its batches in shards, one per core.
+
+A layer type with no runner here (a user-written layer, Flatten, the activation layers)
+runs its own reference pair on the fast engine too. To give a layer type of your own a
+fast implementation, subclass :class:`Runner` and :func:`register` it.
+"""
+
+from __future__ import annotations
+
+from scratchnet.fast.conv2d import FastConv2D
+from scratchnet.fast.dense import FastDense
+from scratchnet.fast.dropout import FastDropout
+from scratchnet.fast.lstm import FastLSTM
+from scratchnet.fast.pooling import FastMaxPool2D
+from scratchnet.fast.runner import ReferenceRunner, Runner
+from scratchnet.layers import LSTM, Conv2D, Dense, Dropout, MaxPool2D
+
+_RUNNERS: dict[type, type[Runner]] = {
+    Conv2D: FastConv2D, Dense: FastDense, Dropout: FastDropout, LSTM: FastLSTM,
+    MaxPool2D: FastMaxPool2D,
+}
+
+
+def register(layer_type: type, runner_type: type[Runner]) -> None:
+    """Run layers of exactly ``layer_type`` through ``runner_type`` on the fast engine."""
+    if not (isinstance(runner_type, type) and issubclass(runner_type, Runner)):
+        raise TypeError(f"a fast implementation must subclass scratchnet.fast.Runner, "
+                        f"got {runner_type!r}")
+    _RUNNERS[layer_type] = runner_type
+
+
+def has_fast_path(layer) -> bool:
+    """Whether ``layer``'s exact type has a fast implementation (else it runs its reference)."""
+    return type(layer) in _RUNNERS
+
+
+def runner_for(layer, grads) -> Runner:
+    """The fast runner of a built ``layer`` that writes ``grads``, or its reference pair.
+
+    A subclass of a built-in layer may change its maths, so only the exact type counts.
+    """
+    return _RUNNERS.get(type(layer), ReferenceRunner)(layer, grads)
+
+
+__all__ = ["ReferenceRunner", "Runner", "has_fast_path", "register", "runner_for"]

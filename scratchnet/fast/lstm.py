@@ -1,0 +1,126 @@
+"""LSTM on the fast engine: GEMMs for the projections, fused numba kernels for the gates.
+
+The input projection of all T steps is one GEMM, with the bias folded in as the weight
+row of an extra input column of ones; only ``h_{t-1} @ U`` stays in the time loop, and
+each step's gate nonlinearities and cell update are one numba kernel
+(``scratchnet.kernels.lstm``). The backward collects dL/dz of every step in one buffer,
+so ``[dW; db]``, ``dU`` and ``dx`` are one GEMM each after the loop; only
+``dh_{t-1} = dz_t @ U.T`` is per step.
+
+The cached sequences are stored time-major, (T, N, ...), so that each step's slice is a
+C-contiguous (N, ...) block for the kernels and the per-step GEMMs. They are allocated
+once and reused across batches (reallocated only when the batch size changes). ``h`` and
+``c`` keep T+1 steps with slot 0 = the zero initial state, so ``h[:T]`` is the h_{t-1}
+sequence that ``dU`` needs. Inference keeps nothing for backward: a step is one GEMM on
+``[x_t, 1, h_{t-1}]`` and one kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.fast.runner import Runner
+from scratchnet.kernels.lstm import lstm_backward_step, lstm_forward_step, lstm_infer_step
+
+
+class FastLSTM(Runner):
+    """:class:`~scratchnet.layers.LSTM` with reusable time-major buffers."""
+
+    def __init__(self, layer, grads):
+        super().__init__(layer, grads)
+        self.batch = None  # batch size the buffers are allocated for
+
+    def _buffers(self, n):
+        """Allocate the per-batch caches once per batch size; every step writes into them."""
+        if self.batch == n:
+            return
+        (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
+        # x, time-major, with a column of ones whose weight row is b (see forward).
+        self.x1 = np.empty((t, n, d + 1), dt)
+        self.x1[:, :, d] = 1
+        self.wb = np.empty((d + 1, 4 * h), dt)  # [W; b]
+        self.dwb = np.empty((d + 1, 4 * h), dt)  # [dW; db]
+        self.zx = np.empty((t, n, 4 * h), dt)  # x_t @ W + b for all t
+        self.zh = np.empty((n, 4 * h), dt)  # h_{t-1} @ U, one step at a time
+        self.gates = np.empty((t, n, 4 * h), dt)  # i, f, g, o after nonlinearities
+        self.h = np.zeros((t + 1, n, h), dt)  # slot 0 = h_{-1} = 0, never written
+        self.c = np.zeros((t + 1, n, h), dt)  # slot 0 = c_{-1} = 0, never written
+        self.tanh_c = np.empty((t, n, h), dt)
+        self.dz = np.empty((t, n, 4 * h), dt)  # dL/dz of every step, for the weight GEMMs
+        self.dh = np.empty((n, h), dt)
+        self.dc = np.empty((n, h), dt)
+        self.dc_prev = np.empty((n, h), dt)
+        self.batch = n
+
+    def forward(self, x, training, activate=True):
+        """(N, T, D) -> (N, H), or (N, T, H) with ``return_sequences``."""
+        self.inference_pass = not training
+        if not training:
+            return self._infer(x)
+        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        self._buffers(n)
+        p = self.layer.params
+        x1, wb, zx, zh, hs = self.x1, self.wb, self.zx, self.zh, self.h
+        # [x, 1] @ [W; b] = x @ W + b for all T steps in one (T*N, D+1) @ (D+1, 4H) GEMM; in
+        # backward the ones column's row of [x, 1].T @ dz is db.
+        np.copyto(x1[:, :, :d], x.transpose(1, 0, 2))
+        wb[:d], wb[d] = p["W"], p["b"]
+        np.matmul(x1.reshape(t * n, d + 1), wb, out=zx.reshape(t * n, 4 * h))
+        for s in range(t):
+            if s == 0:
+                zh.fill(0)  # h_{-1} = 0: no recurrent term, skip the GEMM
+            else:
+                np.matmul(hs[s], p["U"], out=zh)  # hs[s] is h_{s-1}
+            # gates, c_s, tanh(c_s), h_s, fused.
+            lstm_forward_step(zx[s], zh, self.c[s], self.gates[s], self.c[s + 1],
+                              self.tanh_c[s], hs[s + 1])
+        if self.layer.return_sequences:
+            return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+        return hs[t].copy()  # a copy: the buffer is overwritten by the next batch
+
+    def _infer(self, x):
+        """Inference: ``[x_t, 1, h_{t-1}] @ [W; b; U]`` gives a step's whole pre-activation."""
+        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        p, dt = self.layer.params, self.layer.dtype
+        wbu = np.concatenate([p["W"], p["b"][None, :], p["U"]])  # (D+1+H, 4H)
+        xh = np.empty((n, d + 1 + h), dt)
+        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
+        c, hs, z = np.zeros((n, h), dt), np.empty((n, h), dt), np.empty((n, 4 * h), dt)
+        out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
+        for s in range(t):
+            xh[:, :d] = x[:, s]
+            np.matmul(xh, wbu, out=z)
+            lstm_infer_step(z, c, hs)  # into a contiguous h: a strided one would not vectorize
+            xh[:, d + 1:] = hs
+            if out is not None:
+                out[:, s] = hs
+        return out if out is not None else hs
+
+    def backward(self, dy, activate=True):
+        """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
+        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        seqs = self.layer.return_sequences
+        expected = None if n is None else (n, t, h) if seqs else (n, h)
+        dy = self.check_upstream(dy, expected)
+        W, U = self.layer.params["W"], self.layer.params["U"]
+        dz, dh, dc, dc_prev = self.dz, self.dh, self.dc, self.dc_prev
+        dc.fill(0)  # nothing flows into c_{T-1} from after the sequence
+        for s in range(t - 1, -1, -1):
+            # dL/dh_s = the upstream gradient at step s + what step s+1 sends back through U.
+            if s == t - 1:
+                dh[...] = dy[:, s] if seqs else dy
+            else:
+                np.matmul(dz[s + 1], U.T, out=dh)
+                if seqs:
+                    dh += dy[:, s]
+            lstm_backward_step(dh, dc, self.gates[s], self.c[s], self.tanh_c[s], dz[s], dc_prev)
+            dc, dc_prev = dc_prev, dc
+        # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
+        dz2 = dz.reshape(t * n, 4 * h)
+        np.matmul(self.x1.reshape(t * n, d + 1).T, dz2, out=self.dwb)  # [dW; db]
+        self.grads["W"][...], self.grads["b"][...] = self.dwb[:d], self.dwb[d]
+        np.matmul(self.h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
+        if not self.need_input_grad:
+            return None
+        dx = dz2 @ W.T  # (T*N, D), time-major
+        return np.ascontiguousarray(dx.reshape(t, n, d).transpose(1, 0, 2))

@@ -1,0 +1,48 @@
+"""The textbook path: what every scratchnet layer, activation and loss computes.
+
+Plain-NumPy function pairs in the style of CS231n's ``layers.py``:
+``*_forward(x, <params>, <hyperparameters>) -> (y, cache)`` and
+``*_backward(dy, cache) -> (dx, <dparams>)``, each readable on one screen, with the
+cache a dict of named fields. No numba, no threads, no buffers: this package imports
+only NumPy. The fast path in ``scratchnet.kernels`` is a second implementation of the
+same math, tested equal to this one; these functions also train models on their own
+(``engine="reference"``).
+"""
+
+from .activations import (
+    relu_backward,
+    relu_forward,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_backward,
+    softmax_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from .conv import (
+    col2im,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_forward_naive,
+    im2col,
+)
+from .dense import dense_backward, dense_forward
+from .dropout import dropout_backward, dropout_forward
+from .geometry import conv_output_size
+from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .pooling import maxpool_backward, maxpool_forward
+from .reshape import flatten_backward, flatten_forward, reshape_backward, reshape_forward
+
+__all__ = [
+    "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
+    "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
+    "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward", "im2col",
+    "lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
+    "maxpool_backward", "maxpool_forward", "relu_backward", "relu_forward",
+    "reshape_backward", "reshape_forward", "sigmoid", "sigmoid_backward", "sigmoid_forward",
+    "softmax_backward", "softmax_cross_entropy_backward", "softmax_cross_entropy_forward",
+    "softmax_forward", "tanh_backward", "tanh_forward",
+]
