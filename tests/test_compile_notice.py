@@ -93,3 +93,18 @@ def test_quiet_mutes_the_installed_listener(capsys):
     with compile_notice.quiet():
         assert listener.muted == 1
     assert listener.muted == 0
+
+
+def test_import_scratchnet_loads_no_numba_and_the_notice_arrives_with_it():
+    code = ("import sys, scratchnet\n"
+            "from scratchnet import compile_notice as c\n"
+            "assert 'numba' not in sys.modules and c._listener is None\n"
+            "import numba\n"
+            "assert c._listener is not None and c._hook is None\n"
+            "assert c._hook not in sys.meta_path\n"
+            "print('ok')\n")
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
