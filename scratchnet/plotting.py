@@ -45,12 +45,16 @@ def _curves(histories: Mapping[str, History], key: str, label: str, title: str,
             percent: bool = False) -> Figure:
     fig = Figure(figsize=(8.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
+    # Each model's points sit a little to the side of the epoch (a dodge), so that two
+    # models' points with about the same value do not hide each other.
+    dodge = 0.04
     for i, (name, h) in enumerate(histories.items()):
+        shift = (i - (len(histories) - 1) / 2) * dodge
         for k, style, what in ((f"val_{key}", "-", "validation"), (key, "--", "training")):
             values = h.get(k)
             if not values:
                 continue
-            epochs = np.arange(1, len(values) + 1)
+            epochs = np.arange(1, len(values) + 1) + shift
             # Markers keep a one-epoch run (a single point, no line) visible; filled for
             # validation and hollow for training, so the two still differ without lines.
             ax.plot(epochs, values, style, color=_color(i), marker=MODEL_MARKERS[i % 5],
