@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -86,6 +87,7 @@ def _flags(words: list[str]) -> list[str]:
     return [w.split("=")[0] for w in words if w.startswith("--")]
 
 
+@functools.cache
 def _help(*args: str) -> str:
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
