@@ -1,9 +1,11 @@
 """A new user's first run: a fresh clone, no data folder, no network, `compare.py --quick`.
 
 The clone is made of the files git would hand out (tracked, plus new files not
-ignored), copied to a temporary folder; it runs with this environment's installed
-packages but its own ``scratchnet`` (``PYTHONPATH``), ``SCRATCHNET_DATA`` unset, an
-empty numba cache, and every HTTP(S) request sent to a closed local port, so any
+ignored), copied to a temporary folder. scratchnet is then installed from it the
+ordinary, non-editable way (``pip install --no-deps --target``: this environment's
+NumPy, numba and matplotlib serve as the dependencies), so the run uses the installed
+copy, package data and all, not the source tree. ``SCRATCHNET_DATA`` is unset, the
+numba cache is empty, and every HTTP(S) request goes to a closed local port, so any
 attempt to download fails at once. Nothing is written into this checkout.
 """
 
@@ -37,11 +39,21 @@ def clone_files(dest: Path) -> Path:
     return dest
 
 
-def offline_env(clone: Path, numba_cache: Path) -> dict[str, str]:
+def install(clone: Path, target: Path) -> Path:
+    """``pip install`` the clone (not editable) into ``target``; return ``target``."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+         "--no-index", "--disable-pip-version-check", "-q", "--target", str(target),
+         str(clone)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return target
+
+
+def offline_env(site: Path, numba_cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SCRATCHNET_DATA", "NO_PROXY", "no_proxy")}
+           if k not in ("SCRATCHNET_DATA", "NO_PROXY", "no_proxy", "PYTHONPATH")}
     env.update({
-        "PYTHONPATH": str(clone),
+        "PYTHONPATH": str(site),
         "NUMBA_CACHE_DIR": str(numba_cache),
         "SCRATCHNET_CACHE_DIR": str(numba_cache.parent / "scratchnet-cache"),
         "HTTP_PROXY": CLOSED_PORT_PROXY, "HTTPS_PROXY": CLOSED_PORT_PROXY,
@@ -55,8 +67,13 @@ def clone(tmp_path_factory) -> Path:
     return clone_files(tmp_path_factory.mktemp("fresh-clone"))
 
 
-def test_quick_compare_on_a_fresh_clone_without_data_or_network(clone, tmp_path):
-    env = offline_env(clone, tmp_path / "numba-cache")
+@pytest.fixture(scope="module")
+def site(clone, tmp_path_factory) -> Path:
+    return install(clone, tmp_path_factory.mktemp("site-packages"))
+
+
+def test_quick_compare_on_a_fresh_clone_without_data_or_network(clone, site, tmp_path):
+    env = offline_env(site, tmp_path / "numba-cache")
     result = subprocess.run([sys.executable, "examples/compare.py", "--quick"], cwd=clone,
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -70,14 +87,20 @@ def test_quick_compare_on_a_fresh_clone_without_data_or_network(clone, tmp_path)
     report = (out / "report.md").read_text()
     assert "bundled with scratchnet" in report and "Quick smoke run" in report
     check_figures(out)
+    # What the script imported (its sys.path starts with examples/, not the clone's root):
+    # the installed copy, not the clone's source.
+    where = subprocess.run([sys.executable, "-c", "import scratchnet; print(scratchnet.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert where.stdout.startswith(str(site)), where
     # The kernels compiled from scratch (empty cache): one line said so, once.
     assert result.stderr.count("compiling kernels for float32, first run only") == 1
     # Nothing went to a data folder: the clone's datasets/ holds only what git gave it.
     assert sorted(p.name for p in (clone / "datasets").iterdir()) == [".gitignore", "README.md"]
 
 
-def test_default_letters_run_without_a_terminal_refuses_the_big_download(clone, tmp_path):
-    env = offline_env(clone, tmp_path / "numba-cache")
+def test_default_letters_run_without_a_terminal_refuses_the_big_download(clone, site,
+                                                                          tmp_path):
+    env = offline_env(site, tmp_path / "numba-cache")
     data = tmp_path / "empty-data"
     result = subprocess.run(
         [sys.executable, "examples/compare.py", "--data-dir", str(data), "--out",

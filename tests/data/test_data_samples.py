@@ -1,5 +1,8 @@
 """The bundled samples: real images shipped in the package, verified, balanced, disjoint.
 
+(That a non-editable install carries them is shown by tests/test_first_contact.py, which
+installs a fresh clone and trains on them.)
+
 The offline tests need no data folder. The real-data ones rebuild the samples from the
 reference files and find every sample image in the part of the source it must come from.
 """
@@ -7,10 +10,6 @@ reference files and find every sample image in the part of the source it must co
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from scratchnet.data import DatasetNotFoundError, get_spec, load, read_idx, regi
 from scratchnet.data.make_samples import RAW_SHA256, SAMPLE_DIR, SAMPLES, build
 from scratchnet.data.paths import bundled_dir
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["mnist-sample", "emnist-sample"]
 MAX_BYTES = 5_000_000
 
@@ -87,31 +85,6 @@ def test_a_bundled_sample_whose_files_are_missing_says_to_reinstall(tmp_path):
     finally:
         unregister("broken-sample")
     assert bundled_dir(spec) == SAMPLE_DIR
-
-
-def _source_files() -> list[str]:
-    """The files a fresh clone of this checkout would hold (tracked or new, not ignored)."""
-    out = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], capture_output=True, check=True)
-    return [f for f in out.stdout.decode().split("\0") if f and (ROOT / f).is_file()]
-
-
-def test_a_built_wheel_carries_the_samples(tmp_path):
-    if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout: cannot tell which files a clone holds")
-    src = tmp_path / "src"
-    for name in _source_files():
-        (src / name).parent.mkdir(parents=True, exist_ok=True)
-        (src / name).write_bytes((ROOT / name).read_bytes())
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"), str(src)],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    (wheel,) = (tmp_path / "dist").glob("scratchnet-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for path in SAMPLE_DIR.iterdir():
-        assert f"scratchnet/data/samples/{path.name}" in names, path.name
 
 
 # -- rebuilt from the reference files ------------------------------------------------------
