@@ -10,6 +10,8 @@ Quick start::
     x = normalize(x, "conv2d")                       # float32 (N, 28, 28, 1) in [0, 1]
     names = get_spec("emnist-bymerge").class_names   # names[y[i]] is a character
 
+    x, y = load("mnist-sample", "train")   # bundled with the package: no folder, no network
+
 Command line: ``python -m scratchnet.data list | download NAME | show NAME``.
 """
 
