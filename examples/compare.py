@@ -60,6 +60,7 @@ from scratchnet.data import (
     download_size,
     get_spec,
     load,
+    locate,
     missing_message,
     normalize,
     parse_split,
@@ -237,9 +238,20 @@ def confirm_download(args, ask=input) -> bool:
     else:
         reason = (f"Not downloading {size / 1e6:,.0f} MB without a terminal to ask: "
                   "pass --yes to allow it.")
-    shown = split or parse_split(args.train_split).base
-    raise DownloadRefused(missing_message(args.dataset, shown, args.data_dir, reason)
-                          + "\n" + alternatives(args))
+    raise DownloadRefused(_missing(args, split, reason) + "\n" + alternatives(args))
+
+
+def _missing(args, split: str | None, reason: str) -> str:
+    """The full explanation for the first split with missing files, and a line for the others."""
+    bases = [split] if split else list(dict.fromkeys(
+        parse_split(s).base for s in (args.train_split, args.test_split)))
+    gaps = [(b, locate(args.dataset, b, args.data_dir).missing()) for b in bases]
+    gaps = [(b, files) for b, files in gaps if files] or gaps[:1]
+    text = missing_message(args.dataset, gaps[0][0], args.data_dir, reason)
+    for base, files in gaps[1:]:
+        text += (f"\nThe {base!r} split is missing too: "
+                 + ", ".join(f.name for f in files) + " (same source, same folder).")
+    return text
 
 
 def fetch(args) -> None:
@@ -248,9 +260,7 @@ def fetch(args) -> None:
     try:
         download_dataset(args.dataset, split, args.data_dir)
     except (DownloadError, DataDirNotWritableError) as exc:
-        shown = split or parse_split(args.train_split).base
-        raise DatasetNotFoundError(missing_message(args.dataset, shown, args.data_dir,
-                                                   f"Download failed: {exc}")) from exc
+        raise DatasetNotFoundError(_missing(args, split, f"Download failed: {exc}")) from exc
 
 
 def alternatives(args) -> str:

@@ -108,6 +108,7 @@ def test_default_letters_run_without_a_terminal_refuses_the_big_download(clone, 
         timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 1, result.stderr
     for needle in ("emnist-letters-train-images-idx3-ubyte.gz", "562 MB", "--yes",
+                   "The 'test' split is missing too: emnist-letters-test-images-idx3-ubyte.gz",
                    "emnist-sample", "--dataset mnist"):
         assert needle in result.stderr, needle
     assert "Traceback" not in result.stderr
