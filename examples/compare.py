@@ -9,7 +9,7 @@ Both are trained with the same recipe (below) on the same data, then scored on t
 same test set. Run::
 
     python examples/compare.py                      # EMNIST Letters, the full recipe
-    python examples/compare.py --quick              # smoke run: small subset, 1 epoch
+    python examples/compare.py --quick              # smoke run on the bundled sample, 1 epoch
     python examples/compare.py --dataset mnist
     python examples/compare.py --dataset emnist-bymerge \\
         --train-split 'test[:96323]' --test-split 'test[96323:]'
@@ -27,6 +27,12 @@ written, and deleted if anything fails (an error, Ctrl-C, or ``kill``). So
 ``--out`` either holds a complete report or does not exist; only an uncatchable
 ``kill -9`` can leave a hidden ``.<name>.partial-*`` folder behind. ``--out`` must
 be new, or an empty folder.
+
+Data: ``--quick`` trains on ``emnist-sample``, real EMNIST characters bundled with
+scratchnet, so it needs no data folder and no network. Other datasets are looked up
+in the data folder and downloaded when missing; a download of more than 100 MB is
+done only after a yes at the terminal, or with ``--yes`` (a script without a terminal
+is refused, with a message that names ``--yes``).
 
 Exit status: 0 on success; 1 if the data cannot be loaded or training fails;
 2 for bad arguments or an output folder that cannot be written.
@@ -49,10 +55,22 @@ import scratchnet  # noqa: F401  first, before NumPy loads: it sets the thread p
 from compare_report import ModelRun, summarize, terminal_table, write_report
 
 from scratchnet import Adam
-from scratchnet.data import get_spec, load, normalize, parse_split
+from scratchnet.data import (
+    download_dataset,
+    download_size,
+    get_spec,
+    load,
+    locate,
+    missing_message,
+    normalize,
+    parse_split,
+    resolve_data_dir,
+)
 from scratchnet.data.errors import (
     ChecksumMismatchError,
+    DataDirNotWritableError,
     DatasetNotFoundError,
+    DownloadError,
     IDXFormatError,
     SplitError,
     UnknownDatasetError,
@@ -75,6 +93,10 @@ QUICK_TRAIN_SAMPLES = 4000    # the first samples of the training split (before 
 QUICK_TEST_SAMPLES = 1000     # the first samples of the test split
 QUICK_EPOCHS = 1
 
+DEFAULT_DATASET = "emnist-letters"   # the seed experiment's
+QUICK_DATASET = "emnist-sample"      # bundled with scratchnet: no data folder, no network
+ASK_ABOVE_BYTES = 100_000_000        # downloads larger than this need a yes (or --yes)
+
 # Model name -> (builder, the input layout scratchnet.data.normalize gives it).
 MODELS = {"cnn": (seed_cnn, "conv2d"), "lstm": (seed_lstm, "lstm")}
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results"
@@ -85,8 +107,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Train the seed CNN and LSTM on the same characters and compare them.",
         epilog="Example: %(prog)s --dataset emnist-bymerge --train-split 'test[:96323]' "
                "--test-split 'test[96323:]'")
-    parser.add_argument("--dataset", default="emnist-letters",
-                        help="registered dataset name (default: %(default)s); "
+    parser.add_argument("--dataset", default=None,
+                        help=f"registered dataset name (default: {DEFAULT_DATASET}, or "
+                             f"{QUICK_DATASET}, bundled with scratchnet, with --quick); "
                              "`python -m scratchnet.data list` shows them")
     parser.add_argument("--train-split", default="train",
                         help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
@@ -107,7 +130,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
                              f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")
+    parser.add_argument("--yes", action="store_true",
+                        help=f"download missing data without asking, even above "
+                             f"{ASK_ABOVE_BYTES // 1_000_000} MB (for scripts)")
     args = parser.parse_args(argv)
+    args.default_dataset = args.dataset is None
+    if args.dataset is None:
+        args.dataset = QUICK_DATASET if args.quick else DEFAULT_DATASET
     try:
         _check_choices(args)
     except (UnknownDatasetError, SplitError, ValueError) as exc:
@@ -157,8 +186,94 @@ def overlap_warning(spec, args: argparse.Namespace) -> list[str]:
             f"split {args.train_split!r}; test figures overstate how well the models generalise"]
 
 
+def data_note(args) -> str:
+    """One sentence on where the data come from, first printed line and report."""
+    spec = get_spec(args.dataset)
+    if spec.bundled is None:
+        return f"Data: {args.dataset} from the data folder {resolve_data_dir(args.data_dir)}."
+    sizes = ", ".join(f"{s.count:,} {name}" for name, s in spec.splits.items())
+    chosen = "the default for --quick" if args.default_dataset else "chosen with --dataset"
+    return (f"Data: {args.dataset}, the sample of real handwriting bundled with scratchnet "
+            f"({sizes} images, {spec.num_classes} classes; {chosen}); no data folder or "
+            "network needed. Pass --dataset to use another (`python -m scratchnet.data list`).")
+
+
+class DownloadRefused(Exception):
+    """A large download was not confirmed (no to the prompt, or no terminal and no --yes)."""
+
+
+def _needed_splits(args) -> str | None:
+    """The official split both selections come from, or None for all of them."""
+    bases = {parse_split(s).base for s in (args.train_split, args.test_split)}
+    return bases.pop() if len(bases) == 1 else None
+
+
+def confirm_download(args, ask=input) -> bool:
+    """Ask before a download of more than ASK_ABOVE_BYTES; refuse without a terminal or --yes.
+
+    Returns
+    -------
+    bool
+        True if a large download was agreed to (the caller then fetches every
+        missing file in one pass: EMNIST's archive is streamed once, not per split).
+
+    Raises
+    ------
+    DownloadRefused
+        With the message to print: what is missing, how big it is, and the ways out.
+    """
+    split = _needed_splits(args)
+    size = download_size(args.dataset, split, args.data_dir) or 0
+    if size <= ASK_ABOVE_BYTES:
+        return False
+    if args.yes:
+        return True
+    question = (f"{args.dataset} is not in {resolve_data_dir(args.data_dir)}: download "
+                f"{size / 1e6:,.0f} MB?")
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        answer = ask(f"{question} [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return True
+        reason = "Not downloading: you answered no."
+    else:
+        reason = (f"Not downloading {size / 1e6:,.0f} MB without a terminal to ask: "
+                  "pass --yes to allow it.")
+    raise DownloadRefused(_missing(args, split, reason) + "\n" + alternatives(args))
+
+
+def _missing(args, split: str | None, reason: str) -> str:
+    """The full explanation for the first split with missing files, and a line for the others."""
+    bases = [split] if split else list(dict.fromkeys(
+        parse_split(s).base for s in (args.train_split, args.test_split)))
+    gaps = [(b, locate(args.dataset, b, args.data_dir).missing()) for b in bases]
+    gaps = [(b, files) for b, files in gaps if files] or gaps[:1]
+    text = missing_message(args.dataset, gaps[0][0], args.data_dir, reason)
+    for base, files in gaps[1:]:
+        text += (f"\nThe {base!r} split is missing too: "
+                 + ", ".join(f.name for f in files) + " (same source, same folder).")
+    return text
+
+
+def fetch(args) -> None:
+    """Download every missing file the run needs in one pass, with a progress bar."""
+    split = _needed_splits(args)
+    try:
+        download_dataset(args.dataset, split, args.data_dir)
+    except (DownloadError, DataDirNotWritableError) as exc:
+        raise DatasetNotFoundError(_missing(args, split, f"Download failed: {exc}")) from exc
+
+
+def alternatives(args) -> str:
+    """What to run instead when the chosen dataset cannot be had."""
+    return ("Without it: `python examples/compare.py --quick` trains on emnist-sample, real "
+            "EMNIST characters bundled with scratchnet (no download), and "
+            "`python examples/compare.py --dataset mnist` uses MNIST (an 11 MB download).")
+
+
 def load_data(args):
     """Load both splits as upright uint8 images and int64 labels (subsets with --quick)."""
+    if confirm_download(args):
+        fetch(args)
     x_train, y_train = load(args.dataset, args.train_split, data_dir=args.data_dir)
     x_test, y_test = load(args.dataset, args.test_split, data_dir=args.data_dir)
     if args.quick:
@@ -220,6 +335,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     started = datetime.now(UTC)
     env = environment(Path(__file__))  # now: the code revision and machine load of this run
     spec = get_spec(args.dataset)
+    note = data_note(args)
     x_train, y_train, x_test, y_test = load_data(args)
     print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
           f"{len(x_test):,} test images ({args.test_split}), {spec.num_classes} classes")
@@ -234,6 +350,7 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
             "command": command,
             "working_directory": str(Path.cwd()),
             "dataset": args.dataset,
+            "data_note": note,
             "class_names": list(spec.class_names),
             "train_split": args.train_split,
             "test_split": args.test_split,
@@ -260,14 +377,20 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # The command as typed (script path as given), so it can be re-run from the same folder.
     command = shlex.join(["python", sys.argv[0] or "examples/compare.py", *argv])
+    print(data_note(args), flush=True)  # first: the reader knows at once what is trained on
     try:
         with staged_folder(args.out) as folder:  # fails before any work if --out is unusable
             results = compare(args, command, folder)
     except OutputFolderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (DatasetNotFoundError, ChecksumMismatchError, IDXFormatError, SplitError,
-            FloatingPointError) as exc:
+    except (DatasetNotFoundError, DownloadRefused) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, DatasetNotFoundError) and get_spec(args.dataset).bundled is None:
+            print(alternatives(args), file=sys.stderr)
+        print(f"(nothing was written to {args.out})", file=sys.stderr)
+        return 1
+    except (ChecksumMismatchError, IDXFormatError, SplitError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(f"(nothing was written to {args.out})", file=sys.stderr)
         return 1

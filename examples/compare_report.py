@@ -115,6 +115,16 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _seconds(x: float) -> str:
+    """A duration as the table shows it, so that prose and table give the same figure."""
+    return f"{x:.1f} s"
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 epoch', '10 epochs'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def summary_table(models: dict) -> tuple[list[str], list[list[str]], str]:
     """The comparison table: one row per figure, one column per model.
 
@@ -135,7 +145,7 @@ def summary_table(models: dict) -> tuple[list[str], list[list[str]], str]:
 
     rows = [
         row("parameters", lambda s: f"{s['parameters']:,}"),
-        row("training time", lambda s: f"{s['fit_time_s']:.1f} s"),
+        row("training time", lambda s: _seconds(s["fit_time_s"])),
         row("training samples/s", lambda s: f"{s['train_samples_per_s']:,.0f}"),
         row("inference samples/s", lambda s: f"{s['inference_samples_per_s']:,.0f}"),
         row("test accuracy", lambda s: _pct(s["test_accuracy"])),
@@ -206,8 +216,8 @@ def _lead(models: dict) -> list[str]:
             f"The {ahead.upper()} reaches {_pct(models[ahead]['test_accuracy'])} test accuracy "
             f"and the {behind.upper()} {_pct(models[behind]['test_accuracy'])}: the "
             f"{ahead.upper()} is {gap:.2f} points ahead. The {a.upper()} has "
-            f"{sa['parameters']:,} parameters and trained in {sa['fit_time_s']:.0f} s; the "
-            f"{b.upper()} has {sb['parameters']:,} and trained in {sb['fit_time_s']:.0f} s.")
+            f"{sa['parameters']:,} parameters and trained in {_seconds(sa['fit_time_s'])}; the "
+            f"{b.upper()} has {sb['parameters']:,} and trained in {_seconds(sb['fit_time_s'])}.")
     for name, s in models.items():
         amb = s["ambiguity"]
         if amb["ambiguous_groups"]:
@@ -260,16 +270,21 @@ def _ambiguity_section(models: dict) -> list[str]:
 
 def _pairs_section(models: dict) -> list[str]:
     out = ["## The most frequent mistakes", ""]
+    amb = next(iter(models.values()))["ambiguity"]
+    # A dataset with no look-alike classes (MNIST) gets no column that could only be empty.
+    groups = bool(amb["ambiguous_groups"] or amb["similar_groups"])
+    headers = ["#", "true", "predicted", "count", "share of errors"]
+    headers += ["look-alike group"] if groups else []
     for name, s in models.items():
         rows = [[str(i), p["true"], p["pred"], f"{p['count']:,}",
-                 f"{100 * p['share_of_errors']:.1f}%", p["look_alike_group"] or ""]
+                 f"{100 * p['share_of_errors']:.1f}%",
+                 *([p["look_alike_group"] or ""] if groups else [])]
                 for i, p in enumerate(s["most_confused"], 1)]
         out += [f"### {name.upper()}", ""]
         if not rows:
             out += ["No errors.", ""]
             continue
-        out += [markdown_table(["#", "true", "predicted", "count", "share of errors",
-                                "look-alike group"], rows, "rllrrl"), "",
+        out += [markdown_table(headers, rows, "rllrr" + ("l" if groups else "")), "",
                 f"![{name.upper()} confusion matrix](confusion_{name}.png)", "",
                 f"![{name.upper()} mistakes](confused_examples_{name}.png)", ""]
     return out
@@ -302,12 +317,15 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
     names = " vs ".join(n.upper() for n in models)
     sizes = run["sizes"]
     out = [f"# {names} on {run['dataset']}", ""]
+    recipe = run["recipe"]
     if run["quick"]:
-        out += ["> **Quick smoke run** (`--quick`): a small subset and few epochs. The figures "
-                "show that the pipeline works, not how good the models are.", ""]
+        out += [f"> **Quick smoke run** (`--quick`): {sizes['train'] + sizes['validation']:,} "
+                f"training images and {_count(recipe['epochs'], 'epoch')}. The figures show "
+                "that the pipeline works, not how good the models are.", ""]
+    if run.get("data_note"):
+        out += [f"> {run['data_note']}", ""]
     for w in run["warnings"]:
         out += [f"> **Warning:** {w}", ""]
-    recipe = run["recipe"]
     who = "Each model was" if len(models) > 1 else f"The {names} was"
     views = "; ".join(f"the {n.upper()} {INPUT_VIEW[n]}" for n in models if n in INPUT_VIEW)
     out += [
@@ -324,7 +342,7 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
         "samples/s counts training samples times epochs. Inference is `predict` on the test "
         f"set in batches of {recipe['inference_batch_size']}. Neither includes compiling the "
         "numba kernels, done first on one batch of a throwaway model ("
-        + ", ".join(f"{n.upper()} {s['warmup_time_s']:.1f} s" for n, s in models.items())
+        + ", ".join(f"{n.upper()} {_seconds(s['warmup_time_s'])}" for n, s in models.items())
         + ").", "",
         "![accuracy per epoch](accuracy.png)", "",
         "![loss per epoch](loss.png)", "",
@@ -340,7 +358,7 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
         f"`{run['train_split']}` ({sizes['train'] + sizes['validation']:,} images: "
         f"{sizes['train']:,} training, {sizes['validation']:,} validation), test split "
         f"`{run['test_split']}` ({sizes['test']:,} images)",
-        f"- Recipe: {recipe['epochs']} epochs, batch {recipe['batch_size']}, Adam "
+        f"- Recipe: {_count(recipe['epochs'], 'epoch')}, batch {recipe['batch_size']}, Adam "
         f"(learning rate {recipe['learning_rate']:g}), validation_split "
         f"{recipe['validation_split']:g}, seed {recipe['seed']}",
         f"- Started {run['started']}, finished {run['finished']} (UTC)",

@@ -20,6 +20,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # imported before NumPy, or the variable is exported. A user's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+# One line on stderr while kernels compile for the first time (silent on a warm cache).
+# Installed when the first kernel module imports numba, so this import stays light.
+from scratchnet import compile_notice  # noqa: E402 - after the environment defaults
+
+compile_notice.install_when_numba_loads()
+
 __version__ = "0.1.0"
 
 # The public names load on first use (PEP 562), so that ``import scratchnet.reference``

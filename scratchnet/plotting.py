@@ -45,15 +45,22 @@ def _curves(histories: Mapping[str, History], key: str, label: str, title: str,
             percent: bool = False) -> Figure:
     fig = Figure(figsize=(8.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
+    # Each model's points sit a little to the side of the epoch (a dodge), so that two
+    # models' points with about the same value do not hide each other.
+    dodge = 0.04
     for i, (name, h) in enumerate(histories.items()):
+        shift = (i - (len(histories) - 1) / 2) * dodge
         for k, style, what in ((f"val_{key}", "-", "validation"), (key, "--", "training")):
             values = h.get(k)
             if not values:
                 continue
-            epochs = np.arange(1, len(values) + 1)
-            # Markers keep a one-epoch run (a single point) visible.
+            epochs = np.arange(1, len(values) + 1) + shift
+            # Markers keep a one-epoch run (a single point, no line) visible; filled for
+            # validation and hollow for training, so the two still differ without lines.
             ax.plot(epochs, values, style, color=_color(i), marker=MODEL_MARKERS[i % 5],
-                    markersize=4, label=f"{name} {what}")
+                    markersize=6, markeredgewidth=1.5,
+                    markerfacecolor=_color(i) if what == "validation" else "white",
+                    label=f"{name} {what}", clip_on=False, zorder=3)
     n = max((len(h.get(k) or []) for h in histories.values() for k in (key, f"val_{key}")),
             default=1)
     # Whole epochs only, and room either side so that one or two epochs still read as such.
@@ -71,7 +78,9 @@ def _curves(histories: Mapping[str, History], key: str, label: str, title: str,
 
 
 def accuracy_curves(histories: Mapping[str, History]) -> Figure:
-    """Validation (solid) and training (dashed) accuracy against epoch, all models on one plot.
+    """Validation (solid, filled markers) and training (dashed, hollow) accuracy per epoch.
+
+    All models on one plot.
 
     Parameters
     ----------
@@ -80,13 +89,14 @@ def accuracy_curves(histories: Mapping[str, History]) -> Figure:
         (``History.history`` from ``fit``); a missing key is skipped.
     """
     return _curves(histories, "accuracy", "accuracy",
-                   "Accuracy per epoch (solid: validation, dashed: training)", percent=True)
+                   "Accuracy per epoch (validation: solid, filled; training: dashed, hollow)",
+                   percent=True)
 
 
 def loss_curves(histories: Mapping[str, History]) -> Figure:
-    """Validation (solid) and training (dashed) cross-entropy loss against epoch."""
+    """Validation (solid, filled markers) and training (dashed, hollow) loss per epoch."""
     return _curves(histories, "loss", "cross-entropy loss",
-                   "Loss per epoch (solid: validation, dashed: training)")
+                   "Loss per epoch (validation: solid, filled; training: dashed, hollow)")
 
 
 def _tick_fontsize(n: int) -> float:
@@ -220,8 +230,9 @@ def per_class_accuracy(scores: Mapping[str, np.ndarray], class_names: Sequence[s
         if values.shape != (n,):
             raise ValueError(f"{name}: {values.shape[0]} scores for {n} classes")
         offset = (i - (len(scores) - 1) / 2) * width
+        # clip_on=False: a class at 0% or 100% sits on the frame; its marker stays whole.
         ax.plot(x + offset, values, MODEL_MARKERS[i % 5], color=_color(i), markersize=5,
-                label=f"{name} (class mean {values.mean():.1%})")
+                label=f"{name} (class mean {values.mean():.1%})", clip_on=False, zorder=3)
         low = min(low, float(values.min()))
     ax.set_xticks(x, labels=list(class_names), fontsize=_tick_fontsize(n) + 1)
     ax.set_xlim(-0.6, n - 0.4)

@@ -1,11 +1,18 @@
 """Shared test settings.
 
-Hypothesis profiles: 'default' keeps the whole suite within a few minutes on two
-cores; set HYPOTHESIS_PROFILE=thorough for a longer search.
+* Hypothesis profiles: 'default' keeps the whole suite within a few minutes on two
+  cores; set HYPOTHESIS_PROFILE=thorough for a longer search.
+* ``slow`` tests (long real-data training) run only with ``--runslow``. Markers stay
+  plain filters: ``-m realdata`` selects the real-data tests and still skips the slow
+  ones among them, saying how to run them.
+* No test may write into ``$SCRATCHNET_DATA`` (the shared reference data): the folder
+  is listed before and after the session, and any change fails the run.
 """
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -16,3 +23,38 @@ settings.register_profile("thorough", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow (long real-data training runs)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow (long real-data training): run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    """Every entry under ``root``: relative path -> (size, modification time in ns)."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder, name)
+            st = path.lstat()
+            out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reference_data_is_never_written():
+    env = os.environ.get("SCRATCHNET_DATA")
+    root = Path(env) if env else None
+    before = _listing(root) if root and root.is_dir() else None
+    yield
+    if before is not None:
+        after = _listing(root)
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        assert not changed, f"the test run wrote into SCRATCHNET_DATA={root}: {changed[:10]}"

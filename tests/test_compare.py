@@ -30,6 +30,8 @@ FIGURES = {"accuracy.png", "loss.png", "per_class_accuracy.png", "confusion_cnn.
 
 def run_compare(*args, data_dir=None, timeout=600):
     env = dict(os.environ)
+    # The package of this checkout, not whichever one an editable install points at.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if data_dir is not None:
         env["SCRATCHNET_DATA"] = str(data_dir)
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=ROOT, env=env,

@@ -10,6 +10,8 @@ Quick start::
     x = normalize(x, "conv2d")                       # float32 (N, 28, 28, 1) in [0, 1]
     names = get_spec("emnist-bymerge").class_names   # names[y[i]] is a character
 
+    x, y = load("mnist-sample", "train")   # bundled with the package: no folder, no network
+
 Command line: ``python -m scratchnet.data list | download NAME | show NAME``.
 """
 
@@ -26,7 +28,7 @@ from .errors import (
     UnknownDatasetError,
 )
 from .idx import read_idx, write_idx
-from .loading import download_dataset, load
+from .loading import download_dataset, download_size, load
 from .locating import SplitFiles, locate, missing_message
 from .paths import default_data_dir, resolve_data_dir
 from .preprocess import normalize
@@ -64,6 +66,7 @@ __all__ = [
     "default_data_dir",
     "download_dataset",
     "download_file",
+    "download_size",
     "extract_zip_members",
     "get_spec",
     "load",

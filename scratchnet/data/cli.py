@@ -92,10 +92,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scratchnet.data", description="MNIST and EMNIST for scratchnet."
-    )
+def build_parser(prog: str = "python -m scratchnet.data") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="MNIST and EMNIST for scratchnet.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir_arg(p: argparse.ArgumentParser) -> None:
@@ -128,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m scratchnet.data") -> int:
     """Run the CLI; return the exit status (1 with a message on a data error)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
     except DataError as exc:

@@ -17,11 +17,11 @@ from .errors import (
 )
 from .idx import read_idx
 from .locating import SplitFiles, data_dir_origin, locate, not_found_message
-from .paths import ensure_writable_dir, find_file, resolve_data_dir
+from .paths import bundled_dir, ensure_writable_dir, find_file, resolve_data_dir
 from .registry import DatasetSpec, FileSpec, get_spec
 from .slicing import parse_split
 
-__all__ = ["load", "download_dataset", "IMAGE_SHAPE"]
+__all__ = ["load", "download_dataset", "download_size", "IMAGE_SHAPE"]
 
 #: Height and width of every image in the registry.
 IMAGE_SHAPE = (28, 28)
@@ -69,6 +69,11 @@ def download_dataset(
     missing = [f for f in spec.files(splits) if find_file(spec, f, root) is None]
     if not missing:
         return []
+    if spec.bundled is not None:
+        raise DownloadError(
+            f"{spec.name} ships inside the scratchnet package and cannot be downloaded; "
+            f"its files are missing from {bundled_dir(spec)}: reinstall scratchnet "
+            "(pip install --force-reinstall scratchnet, or a fresh checkout)")
     target = root / spec.subdir
     # Folders this call creates; a failed download removes them again if still empty,
     # so an offline attempt leaves no trace.
@@ -90,6 +95,27 @@ def download_dataset(
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         raise
+
+
+def download_size(
+    name: str, split: str | None = None, data_dir: str | os.PathLike[str] | None = None
+) -> int | None:
+    """Bytes :func:`download_dataset` would fetch for the missing files of a split.
+
+    0 when nothing is missing (or for a bundled sample, which is never downloaded).
+    For a dataset served as one archive (EMNIST) it is the whole archive, which the
+    downloader streams through to reach the members. None if a size is not recorded.
+    """
+    spec = get_spec(name)
+    splits = list(spec.splits) if split is None else [parse_split(split).base]
+    root = resolve_data_dir(data_dir)
+    missing = [f for f in spec.files(splits) if find_file(spec, f, root) is None]
+    if not missing or spec.bundled is not None:
+        return 0
+    if spec.mirrors:
+        sizes = [f.size for f in missing]
+        return None if None in sizes else sum(sizes)
+    return spec.archive.size if spec.archive is not None else 0
 
 
 def _verify(spec: DatasetSpec, file: FileSpec, path: Path) -> None:

@@ -10,6 +10,9 @@ One data folder is used, chosen in this order:
 4. otherwise ``<user cache folder>/datasets`` (see
    :func:`scratchnet.data.checksums.cache_dir`).
 
+The bundled samples (``mnist-sample``, ``emnist-sample``) are the exception: their
+files ship inside the package and are always read from there.
+
 Inside it, each file may sit flat or in the dataset's sub-folder (``mnist/`` or
 ``emnist/``), gzipped (``*.gz``, the official form) or uncompressed (the same
 name without ``.gz``). Downloads go to the sub-folder.
@@ -33,6 +36,7 @@ __all__ = [
     "candidate_paths",
     "find_file",
     "search_folders",
+    "bundled_dir",
     "ensure_writable_dir",
 ]
 
@@ -61,8 +65,20 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return default_data_dir()
 
 
+def bundled_dir(spec: DatasetSpec) -> Path | None:
+    """The package folder holding a bundled sample's files, or None for other datasets."""
+    if spec.bundled is None:
+        return None
+    return Path(__file__).resolve().parent / spec.bundled
+
+
 def search_folders(spec: DatasetSpec, root: Path) -> list[Path]:
-    """The folders searched for ``spec``'s files: the sub-folder first, then the root."""
+    """The folders searched for ``spec``'s files: the sub-folder first, then the root.
+
+    A bundled sample is looked for only in the package (see :func:`bundled_dir`).
+    """
+    if (bundled := bundled_dir(spec)) is not None:
+        return [bundled]
     return [root / spec.subdir, root]
 
 

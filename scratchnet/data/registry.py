@@ -11,6 +11,10 @@ Where the SHA-256 values come from
     The reference data folder's ``SHA256SUMS`` (MNIST, and the EMNIST ByMerge and
     ByClass test splits and Letters labels), whose README states they match the
     official distributions.
+``make_samples``
+    The bundled samples (``mnist-sample``, ``emnist-sample``): computed here from
+    files that had first been verified against the official values above, by
+    :mod:`scratchnet.data.make_samples`, which anyone can re-run.
 ``notwa/mnists``
     The published hash table ``mnists/hashes.py`` of the MIT-licensed
     ``notwa/mnists`` package, which lists every member of NIST's ``gzip.zip``.
@@ -128,6 +132,10 @@ class DatasetSpec:
         Name of the official ``label -> character`` mapping file, if any.
     homepage, licence, citation
         Provenance, shown by the CLI and the error messages.
+    bundled
+        For a sample shipped inside the package: the sub-folder of the
+        ``scratchnet.data`` package that holds its files. They are found there
+        whatever the data folder, and never downloaded.
     """
 
     name: str
@@ -143,6 +151,7 @@ class DatasetSpec:
     licence: str = ""
     citation: str = ""
     notes: tuple[str, ...] = field(default=())
+    bundled: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -449,3 +458,73 @@ register(
 )
 register(_emnist("digits", _DIGITS, (240_000, 40_000)))
 register(_emnist("mnist", _DIGITS, (60_000, 10_000)))
+
+
+# --- the bundled samples (see scratchnet/data/make_samples.py and samples/LICENSE.md) -----
+_SAMPLED = "make_samples"
+_SAMPLE_FILES: dict[str, tuple[str, int | None, str]] = {
+    "mnist-sample-train-images-idx3-ubyte.gz": (
+        "adeb3b32e324576f7e076eb4775ef91a7be4f57f6b0aa10f8440e30d5325c0ee", 648_716, _SAMPLED),
+    "mnist-sample-train-labels-idx1-ubyte.gz": (
+        "a42cdeaa8a60d9fdcdf2e0fecdc35946da18a2e5bab6ddd68eb555bb894fbe8f", 2_057, _SAMPLED),
+    "mnist-sample-test-images-idx3-ubyte.gz": (
+        "34a8212dcfc9d5e7a60ea7f423b4dd7ca1b3cc76e7cb02a98ba3ffe91ce411fb", 160_788, _SAMPLED),
+    "mnist-sample-test-labels-idx1-ubyte.gz": (
+        "7a139418e937fff20b8db859ee4b9d842ad6604eb215963e6aceb328a2c6e335", 524, _SAMPLED),
+    "emnist-sample-train-images-idx3-ubyte.gz": (
+        "88769c974ed5400d472a96173e564eff415c4367228da9043c2c02d37a7ff3d1", 1_174_258,
+        _SAMPLED),
+    "emnist-sample-train-labels-idx1-ubyte.gz": (
+        "f9e5a433a62bad1994e3f08a00cdcc97adac2064ae5f8c137bd41506452dfc57", 3_396, _SAMPLED),
+    "emnist-sample-test-images-idx3-ubyte.gz": (
+        "026cb37af8303a0643a9d58baa81128f16ee92052715d51d66e0ca73ad82dc01", 296_203, _SAMPLED),
+    "emnist-sample-test-labels-idx1-ubyte.gz": (
+        "b68d80981709c41a02905b471a6cb329b8bf41d5030fac5b4129344b9af96595", 883, _SAMPLED),
+}
+
+
+def _sample(name: str, classes: tuple[str, ...], counts: tuple[int, int], **kw) -> DatasetSpec:
+    splits = {
+        split: SplitSpec(
+            images=_file(_SAMPLE_FILES, f"{name}-{split}-images-idx3-ubyte.gz"),
+            labels=_file(_SAMPLE_FILES, f"{name}-{split}-labels-idx1-ubyte.gz"),
+            count=count,
+        )
+        for split, count in zip(("train", "test"), counts, strict=True)
+    }
+    return DatasetSpec(name=name, subdir="samples", splits=splits, class_names=classes,
+                       bundled="samples", **kw)
+
+
+register(
+    _sample(
+        "mnist-sample",
+        _DIGITS,
+        (4_000, 1_000),
+        homepage="http://yann.lecun.com/exdb/mnist/",
+        licence=_MNIST_LICENCE,
+        citation=_MNIST_CITATION,
+        notes=(
+            "Bundled with scratchnet: 400 images per digit from MNIST train and 100 per "
+            "digit from t10k, shuffled (scratchnet/data/make_samples.py).",
+            "Attribution and terms: scratchnet/data/samples/LICENSE.md.",
+        ),
+    )
+)
+register(
+    _sample(
+        "emnist-sample",
+        _MERGED,
+        (4_700, 1_175),
+        transposed=True,
+        homepage="https://www.nist.gov/itl/products-and-services/emnist-dataset",
+        licence=_EMNIST_LICENCE,
+        citation=_EMNIST_CITATION,
+        notes=(
+            "Bundled with scratchnet: the 47 ByMerge classes, 100 images each from ByMerge "
+            "test[:96323] (train) and 25 each from test[96323:] (test), shuffled "
+            "(scratchnet/data/make_samples.py); no overlap with either range's other part.",
+            "Attribution and terms: scratchnet/data/samples/LICENSE.md.",
+        ),
+    )
+)

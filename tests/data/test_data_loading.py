@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from readonly import run_with_read_only
 
 from scratchnet.data import (
     ChecksumMismatchError,
@@ -167,3 +168,23 @@ def test_unwritable_data_folder(tmp_path, dataset):
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
+
+
+def test_read_only_mount_is_refused_for_root_too(tmp_path):
+    # Permission bits do not stop root; a read-only mount does (see tests/readonly.py).
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    code = (
+        "from scratchnet.data import DataDirNotWritableError, download_dataset\n"
+        "try:\n"
+        f"    download_dataset('mnist', 'test', data_dir={str(locked)!r})\n"
+        "except DataDirNotWritableError as exc:\n"
+        "    print(exc)\n"
+        "else:\n"
+        "    raise SystemExit('the download was not refused')\n"
+    )
+    result = run_with_read_only(locked, code)
+    assert result.returncode == 0, result.stderr
+    assert f"cannot write to the data folder {locked / 'mnist'}" in result.stdout
+    assert "Read-only file system" in result.stdout
+    assert list(locked.iterdir()) == []
