@@ -27,25 +27,18 @@ bit-identical ``*_serial`` twin, a dispatcher without suffix, a plain NumPy
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
+# The LSTM kernels' exp-based sigmoid and tanh: plain arithmetic that LLVM vectorizes,
+# where libm's scalar tanhf/expf keep the loop scalar. Within a few ulp of NumPy's.
+from scratchnet.kernels.lstm import _sigmoid, _tanh
 from scratchnet.kernels.threads import use_pool
 
 # Fewer (N * H) cells than this run serially (the LSTM kernels' measured threshold).
 PARALLEL_MIN_CELLS = 1 << 16
 
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
-
-
-@njit(inline="always", **_OPTIONS)
-def _sigmoid(z):
-    one = type(z)(1)
-    e = math.exp(-abs(z))  # exp of a non-positive number never overflows
-    s = one / (one + e)
-    return s if z >= type(z)(0) else e * s
 
 
 def _sigmoid_reference(z):
@@ -65,7 +58,7 @@ def _forward_row(n, zx, zh, b1, h_prev, gates, a, h):
         z = _sigmoid(zx[n, j] + zh[n, j] + b1[j])
         r = _sigmoid(zx[n, hidden + j] + zh[n, hidden + j] + b1[hidden + j])
         aj = zh[n, 2 * hidden + j] + b1[2 * hidden + j]
-        hh = math.tanh(zx[n, 2 * hidden + j] + r * aj)
+        hh = _tanh(zx[n, 2 * hidden + j] + r * aj)
         gates[n, j] = z
         gates[n, hidden + j] = r
         gates[n, 2 * hidden + j] = hh
@@ -128,7 +121,7 @@ def _infer_row(n, z4, h):
     for j in range(hidden):
         z = _sigmoid(z4[n, j])
         r = _sigmoid(z4[n, hidden + j])
-        hh = math.tanh(z4[n, 2 * hidden + j] + r * z4[n, 3 * hidden + j])
+        hh = _tanh(z4[n, 2 * hidden + j] + r * z4[n, 3 * hidden + j])
         h[n, j] = z * h[n, j] + (one - z) * hh
 
 
