@@ -366,3 +366,20 @@ def test_bad_options():
 
 def test_every_recurrent_layer_is_a_recurrent():
     assert all(issubclass(c, Recurrent) for c in CELLS.values())
+
+
+def test_save_and_load_a_stacked_bidirectional_model(tmp_path):
+    def model(seed):
+        return Sequential([Input((5, 3)), Bidirectional(GRU(4, return_sequences=True)),
+                           SimpleRNN(3, activation="relu"), Dense(2, activation="softmax")],
+                          seed=seed, dtype="float64")
+
+    x = np.random.default_rng(0).standard_normal((6, 5, 3))
+    saved, fresh = model(1), model(2)
+    assert not np.allclose(fresh(x), saved(x))  # builds both
+    path = saved.save_weights(tmp_path / "w.npz")
+    fresh.load_weights(path)
+    np.testing.assert_array_equal(fresh(x), saved(x))
+    # Loading wrote into the copies' own arrays, which the Bidirectional shares.
+    bi = fresh.layers[0]
+    assert bi.params["forward/W"] is bi.forward_layer.params["W"]
