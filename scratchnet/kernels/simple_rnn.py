@@ -26,8 +26,8 @@ import numpy as np
 from numba import njit, prange
 
 # The LSTM kernels' exp-based sigmoid and tanh: plain arithmetic that LLVM vectorizes,
-# where libm's scalar tanhf/expf keep the loop scalar (measured 25x slower than NumPy's
-# SIMD tanh on the study's (128, 128) step). Within a few ulp of NumPy's.
+# where libm's scalar tanhf/expf keep the loop scalar and lose to NumPy's SIMD tanh
+# (benchmarks/bench_rnn_kernels.py measures the kernels). Within a few ulp of NumPy's.
 from scratchnet.kernels.lstm import _sigmoid, _tanh
 from scratchnet.kernels.threads import use_pool
 
