@@ -77,6 +77,11 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes Layer instances, got {type(layer).__name__}")
+        several = getattr(layer, "several_outputs", None)
+        if several:
+            raise ValueError(
+                f"{layer.name}: {several}, but a Sequential model passes one array from "
+                "layer to layer; call the layer directly to get the list, or drop the option")
         if not self.layers and self.input_shape is None:
             self.input_shape = layer.declared_input_shape
         self.layers.append(layer)

@@ -12,7 +12,8 @@ C-contiguous (N, ...) block for the kernels and the per-step GEMMs. They are all
 once and reused across batches (reallocated only when the batch size changes). ``h`` and
 ``c`` keep T+1 steps with slot 0 = the zero initial state, so ``h[:T]`` is the h_{t-1}
 sequence that ``dU`` needs. Inference keeps nothing for backward: a step is one GEMM on
-``[x_t, 1, h_{t-1}]`` and one kernel.
+``[x_t, 1, h_{t-1}]`` and one kernel. ``go_backwards`` reads x through a reversed view
+(the copy into the time-major buffer reverses it for free) and flips dx back.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class FastLSTM(Runner):
     def forward(self, x, training, activate=True):
         """(N, T, D) -> (N, H), or (N, T, H) with ``return_sequences``."""
         self.inference_pass = not training
+        if self.layer.go_backwards:
+            x = x[:, ::-1]  # a view: both paths below copy x step by step or in one go
         if not training:
             return self._infer(x)
         n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
@@ -122,5 +125,7 @@ class FastLSTM(Runner):
         np.matmul(self.h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
         if not self.need_input_grad:
             return None
-        dx = dz2 @ W.T  # (T*N, D), time-major
-        return np.ascontiguousarray(dx.reshape(t, n, d).transpose(1, 0, 2))
+        dx = (dz2 @ W.T).reshape(t, n, d)  # time-major, in processing order
+        if self.layer.go_backwards:
+            dx = dx[::-1]  # processing step s read x[:, T-1-s]
+        return np.ascontiguousarray(dx.transpose(1, 0, 2))

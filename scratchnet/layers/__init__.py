@@ -2,14 +2,19 @@
 
 from scratchnet.layers.activations import ReLU, Sigmoid, Softmax, Tanh, get_activation
 from scratchnet.layers.base import Layer
+from scratchnet.layers.bidirectional import Bidirectional
 from scratchnet.layers.conv2d import Conv2D
 from scratchnet.layers.dense import Dense
 from scratchnet.layers.dropout import Dropout
+from scratchnet.layers.gru import GRU
 from scratchnet.layers.lstm import LSTM
 from scratchnet.layers.pooling import MaxPool2D
+from scratchnet.layers.recurrent import Recurrent
 from scratchnet.layers.reshape import Flatten, Reshape
+from scratchnet.layers.simple_rnn import SimpleRNN
 
 __all__ = [
-    "LSTM", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "ReLU", "Reshape",
-    "Sigmoid", "Softmax", "Tanh", "get_activation",
+    "GRU", "LSTM", "Bidirectional", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
+    "MaxPool2D", "ReLU", "Recurrent", "Reshape", "Sigmoid", "SimpleRNN", "Softmax", "Tanh",
+    "get_activation",
 ]

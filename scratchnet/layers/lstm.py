@@ -16,8 +16,10 @@ cell (Keras's "c"), output gate. For inputs x (N, T, D) and h_{-1} = c_{-1} = 0:
     c_t = f * c_{t-1} + i * g
     h_t = o * tanh(c_t)
 
-The output is h_{T-1} (N, H), or every h_t (N, T, H) with ``return_sequences=True``.
-The maths, step by step and as a loop over time (BPTT): ``scratchnet.reference.lstm``.
+The output is h_{T-1} (N, H), or every h_t (N, T, H) with ``return_sequences=True``;
+``return_state``, ``go_backwards`` and an initial state ``[h0, c0]`` work as in Keras
+(``scratchnet.layers.recurrent``). The maths, step by step and as a loop over time
+(BPTT): ``scratchnet.reference.lstm``.
 
 Porting weights
 ---------------
@@ -34,11 +36,11 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.initializers import glorot_uniform, orthogonal
-from scratchnet.layers.base import Layer, positive_int
-from scratchnet.reference import lstm_backward, lstm_forward
+from scratchnet.layers.recurrent import Recurrent
+from scratchnet.reference import lstm_backward_with_state, lstm_forward
 
 
-class LSTM(Layer):
+class LSTM(Recurrent):
     """Long short-term memory layer, Keras semantics and weight layout.
 
     Parameters
@@ -50,51 +52,33 @@ class LSTM(Layer):
     input_shape : (T, D), optional
         Shape of one sequence; only needed on a model's first layer.
     name : str, optional
+    return_state, go_backwards : bool
+        See ``scratchnet.layers.recurrent``; the states are ``[h, c]``.
     """
 
-    def __init__(self, units, return_sequences=False, input_shape=None, name=None):
-        super().__init__(input_shape=input_shape, name=name)
-        self.units = positive_int(units, f"{self.name}: units")
-        if not isinstance(return_sequences, (bool, np.bool_)):
-            raise TypeError(
-                f"{self.name}: return_sequences must be True or False, got {return_sequences!r}"
-            )
-        self.return_sequences = bool(return_sequences)
-        if self.declared_input_shape is not None:
-            self._check_input_shape(self.declared_input_shape)
+    state_names = ("h", "c")
 
-    def _check_input_shape(self, input_shape):
-        ok = len(input_shape) == 2 and all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
-            for d in input_shape
-        )
-        if not ok:
-            raise ValueError(
-                f"{self.name}: LSTM expects input_shape (timesteps, features) of positive "
-                f"ints, i.e. inputs (N, T, D); got {tuple(input_shape)!r}"
-            )
+    def __init__(self, units, return_sequences=False, input_shape=None, name=None, *,
+                 return_state=False, go_backwards=False):
+        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name)
 
-    def _build(self, input_shape, rng):
-        self._check_input_shape(input_shape)
-        d, h = input_shape[1], self.units
+    def _make_params(self, d, rng):
+        h = self.units
         b = np.zeros(4 * h, dtype=self.dtype)
         b[h : 2 * h] = 1  # Keras's unit_forget_bias: remember by default at the start
-        self.params = {
-            "W": glorot_uniform((d, 4 * h), d, 4 * h, rng, self.dtype),
-            "U": orthogonal((h, 4 * h), rng, self.dtype),
-            "b": b,
-        }
-        t = input_shape[0]
-        return (t, h) if self.return_sequences else (h,)
+        return {"W": glorot_uniform((d, 4 * h), d, 4 * h, rng, self.dtype),
+                "U": orthogonal((h, 4 * h), rng, self.dtype),
+                "b": b}
 
-    def forward(self, x, training):
-        """(N, T, D) -> (N, H), or (N, T, H) with ``return_sequences``."""
+    def sequence_forward(self, x, states):
+        """x (N, T, D), states [h0, c0] or None -> y (N, H) or (N, T, H), cache."""
         p = self.params
-        y, self.cache = lstm_forward(x, p["W"], p["U"], p["b"], self.return_sequences)
-        return y
+        h0, c0 = (None, None) if states is None else states
+        return lstm_forward(x, p["W"], p["U"], p["b"], self.return_sequences, h0, c0,
+                            go_backwards=self.go_backwards)
 
-    def backward(self, dy):
-        """dy (N, H) or (N, T, H) -> dx (N, T, D); dW (D, 4H), dU (H, 4H), db (4H,)."""
-        dx, dW, dU, db = lstm_backward(dy, self.backward_cache())
-        self.store_grads(W=dW, U=dU, b=db)
-        return dx
+    def sequence_backward(self, dy, cache, dstates):
+        """-> dx (N, T, D), [dh0, dc0], {W: dW (D, 4H), U: dU (H, 4H), b: db (4H,)}."""
+        dh, dc = (None, None) if dstates is None else dstates
+        dx, dh0, dc0, dW, dU, db = lstm_backward_with_state(dy, cache, dh, dc)
+        return dx, [dh0, dc0], {"W": dW, "U": dU, "b": db}

@@ -20,6 +20,7 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .bidirectional import merge_backward, merge_forward, reverse_time
 from .conv import (
     col2im,
     conv2d_backward,
@@ -31,18 +32,42 @@ from .conv import (
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_forward
 from .geometry import conv_output_size
+from .gru import (
+    gru_backward,
+    gru_backward_with_state,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+)
 from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .lstm import (
+    lstm_backward,
+    lstm_backward_with_state,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 from .pooling import maxpool_backward, maxpool_forward
 from .reshape import flatten_backward, flatten_forward, reshape_backward, reshape_forward
+from .simple_rnn import (
+    simple_rnn_backward,
+    simple_rnn_backward_with_state,
+    simple_rnn_forward,
+    simple_rnn_step_backward,
+    simple_rnn_step_forward,
+)
 
 __all__ = [
     "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
-    "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward", "im2col",
-    "lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
-    "maxpool_backward", "maxpool_forward", "relu_backward", "relu_forward",
-    "reshape_backward", "reshape_forward", "sigmoid", "sigmoid_backward", "sigmoid_forward",
+    "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward",
+    "gru_backward", "gru_backward_with_state", "gru_forward", "gru_step_backward",
+    "gru_step_forward", "im2col", "lstm_backward", "lstm_backward_with_state", "lstm_forward",
+    "lstm_step_backward", "lstm_step_forward", "maxpool_backward", "maxpool_forward",
+    "merge_backward", "merge_forward", "relu_backward", "relu_forward", "reshape_backward",
+    "reshape_forward", "reverse_time", "sigmoid", "sigmoid_backward", "sigmoid_forward",
+    "simple_rnn_backward", "simple_rnn_backward_with_state", "simple_rnn_forward",
+    "simple_rnn_step_backward", "simple_rnn_step_forward",
     "softmax_backward", "softmax_cross_entropy_backward", "softmax_cross_entropy_forward",
     "softmax_forward", "tanh_backward", "tanh_forward",
 ]

@@ -77,7 +77,7 @@ def lstm_step_backward(dh, dc, cache):
     return dx_t, dh_prev, dc_prev, dW, dU, db
 
 
-def lstm_forward(x, W, U, b, return_sequences=False, h0=None, c0=None):
+def lstm_forward(x, W, U, b, return_sequences=False, h0=None, c0=None, go_backwards=False):
     """Run ``lstm_step_forward`` over the T steps of x.
 
     Parameters
@@ -87,11 +87,14 @@ def lstm_forward(x, W, U, b, return_sequences=False, h0=None, c0=None):
     return_sequences : bool
         Return every step's h, or only the last one.
     h0, c0 : ndarray, shape (N, H), default zeros
+    go_backwards : bool
+        Read x from its last step to its first; the outputs stay in that processing
+        order (as Keras: only ``Bidirectional`` flips them back).
 
     Returns
     -------
     y : ndarray, shape (N, T, H) if return_sequences else (N, H)
-    cache : dict with the step caches
+    cache : dict with the step caches; ``cache["final_state"]`` is ``(h_T, c_T)``
     """
     N, T, _ = x.shape
     if T < 1:
@@ -99,13 +102,54 @@ def lstm_forward(x, W, U, b, return_sequences=False, h0=None, c0=None):
     H = U.shape[0]
     h = np.zeros((N, H), dtype=x.dtype) if h0 is None else h0
     c = np.zeros((N, H), dtype=x.dtype) if c0 is None else c0
+    xs = x[:, ::-1] if go_backwards else x
     hs, steps = [], []
     for t in range(T):
-        h, c, step = lstm_step_forward(x[:, t, :], h, c, W, U, b)
+        h, c, step = lstm_step_forward(xs[:, t, :], h, c, W, U, b)
         hs.append(h)
         steps.append(step)
     y = np.stack(hs, axis=1) if return_sequences else h
-    return y, {"steps": steps, "return_sequences": return_sequences}
+    return y, {"steps": steps, "return_sequences": return_sequences,
+               "go_backwards": go_backwards, "final_state": (h, c)}
+
+
+def lstm_backward_with_state(dy, cache, dh_last=None, dc_last=None):
+    """BPTT that also returns dL/dh0 and dL/dc0 (for an initial state given to the forward).
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, T, H) or (N, H), as the forward's y
+    dh_last, dc_last : ndarray, shape (N, H), optional
+        dL/dh_T and dL/dc_T through the returned final states (``return_state``), if any.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, T, D)
+    dh0, dc0 : ndarray, shape (N, H)
+    dW, dU, db : shapes of W, U, b
+    """
+    steps = cache["steps"]
+    T = len(steps)
+    if cache["return_sequences"]:
+        dy_seq = dy
+    else:
+        # Only the last step's h was the output.
+        dy_seq = np.zeros((dy.shape[0], T, dy.shape[1]), dtype=dy.dtype)
+        dy_seq[:, -1, :] = dy
+    zeros = np.zeros_like(dy_seq[:, 0, :])
+    dh_next = zeros if dh_last is None else dh_last       # dL/dh_t via step t+1
+    dc_next = zeros if dc_last is None else dc_last       # dL/dc_t via step t+1
+    dW = dU = db = 0
+    dxs = [None] * T
+    for t in reversed(range(T)):
+        dxs[t], dh_next, dc_next, dW_t, dU_t, db_t = lstm_step_backward(
+            dy_seq[:, t, :] + dh_next, dc_next, steps[t])
+        dW, dU, db = dW + dW_t, dU + dU_t, db + db_t
+    dx = np.stack(dxs, axis=1)
+    # In the forward pass this was xs = x[:, ::-1]; so dx = dxs[:, ::-1].
+    if cache.get("go_backwards"):
+        dx = dx[:, ::-1]
+    return dx, dh_next, dc_next, dW, dU, db
 
 
 def lstm_backward(dy, cache):
@@ -120,20 +164,5 @@ def lstm_backward(dy, cache):
     dx : ndarray, shape (N, T, D)
     dW, dU, db : shapes of W, U, b
     """
-    steps = cache["steps"]
-    T = len(steps)
-    if cache["return_sequences"]:
-        dy_seq = dy
-    else:
-        # Only the last step's h was the output.
-        dy_seq = np.zeros((dy.shape[0], T, dy.shape[1]), dtype=dy.dtype)
-        dy_seq[:, -1, :] = dy
-    dh_next = np.zeros_like(dy_seq[:, 0, :])              # dL/dh_t via step t+1
-    dc_next = np.zeros_like(dh_next)                      # dL/dc_t via step t+1
-    dW = dU = db = 0
-    dxs = [None] * T
-    for t in reversed(range(T)):
-        dxs[t], dh_next, dc_next, dW_t, dU_t, db_t = lstm_step_backward(
-            dy_seq[:, t, :] + dh_next, dc_next, steps[t])
-        dW, dU, db = dW + dW_t, dU + dU_t, db + db_t
-    return np.stack(dxs, axis=1), dW, dU, db
+    dx, _, _, dW, dU, db = lstm_backward_with_state(dy, cache)
+    return dx, dW, dU, db

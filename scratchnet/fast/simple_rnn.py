@@ -1,0 +1,122 @@
+"""SimpleRNN on the fast engine: GEMMs for the projections, a fused kernel per step.
+
+As ``FastLSTM``: the input projection of all T steps is one GEMM, with the bias folded
+in as the weight row of an extra input column of ones; each step is one GEMM
+(``h_{t-1} @ U``) and one kernel (``h = act(zx + zh)``, ``scratchnet.kernels.simple_rnn``).
+The backward is one GEMM (``dz_{t+1} @ U.T``) and one kernel per step; ``[dW; db]``,
+``dU`` and ``dx`` are one GEMM each over all steps after the loop. Caches are time-major
+(T, N, ...) buffers, reused while the batch size stays; ``h`` keeps T+1 steps with slot
+0 the zero initial state. Inference keeps nothing: one GEMM on ``[x_t, 1, h_{t-1}]`` and
+one kernel per step. ``go_backwards`` reads x through a reversed view and flips dx back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.fast.runner import Runner
+from scratchnet.kernels.simple_rnn import (
+    ACTIVATION_CODES,
+    simple_rnn_backward_step,
+    simple_rnn_forward_step,
+    simple_rnn_infer_step,
+)
+
+
+class FastSimpleRNN(Runner):
+    """:class:`~scratchnet.layers.SimpleRNN` with reusable time-major buffers."""
+
+    def __init__(self, layer, grads):
+        super().__init__(layer, grads)
+        self.act = ACTIVATION_CODES[layer.cell_activation]
+        self.batch = None  # batch size the buffers are allocated for
+
+    def _buffers(self, n):
+        if self.batch == n:
+            return
+        (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
+        self.x1 = np.empty((t, n, d + 1), dt)  # x, time-major, and a column of ones
+        self.x1[:, :, d] = 1
+        self.wb = np.empty((d + 1, h), dt)  # [W; b]
+        self.dwb = np.empty((d + 1, h), dt)  # [dW; db]
+        self.zx = np.empty((t, n, h), dt)  # x_t @ W + b for all t
+        self.zh = np.empty((n, h), dt)  # h_{t-1} @ U, one step at a time
+        self.h = np.zeros((t + 1, n, h), dt)  # slot 0 = h_{-1} = 0, never written
+        self.dz = np.empty((t, n, h), dt)
+        self.dh = np.empty((n, h), dt)
+        self.zeros = np.zeros((n, h), dt)  # dL/dh from outside a step, when there is none
+        self.dyt = np.empty((t, n, h), dt) if self.layer.return_sequences else None
+        self.batch = n
+
+    def forward(self, x, training, activate=True):
+        """(N, T, D) -> (N, H), or (N, T, H) with ``return_sequences``."""
+        self.inference_pass = not training
+        if self.layer.go_backwards:
+            x = x[:, ::-1]  # a view; the copies below reverse it for free
+        if not training:
+            return self._infer(x)
+        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        self._buffers(n)
+        p = self.layer.params
+        np.copyto(self.x1[:, :, :d], x.transpose(1, 0, 2))
+        self.wb[:d], self.wb[d] = p["W"], p["b"]
+        # [x, 1] @ [W; b] = x @ W + b for all T steps in one (T*N, D+1) @ (D+1, H) GEMM.
+        np.matmul(self.x1.reshape(t * n, d + 1), self.wb, out=self.zx.reshape(t * n, h))
+        hs, zh = self.h, self.zh
+        for s in range(t):
+            if s == 0:
+                zh.fill(0)  # h_{-1} = 0: no recurrent term
+            else:
+                np.matmul(hs[s], p["U"], out=zh)  # hs[s] is h_{s-1}
+            simple_rnn_forward_step(self.zx[s], zh, self.act, hs[s + 1])
+        if self.layer.return_sequences:
+            return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+        return hs[t].copy()  # a copy: the buffer is overwritten by the next batch
+
+    def _infer(self, x):
+        """Inference: ``[x_t, 1, h_{t-1}] @ [W; b; U]`` gives a step's whole pre-activation."""
+        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        p, dt = self.layer.params, self.layer.dtype
+        wbu = np.concatenate([p["W"], p["b"][None, :], p["U"]])  # (D+1+H, H)
+        xh = np.empty((n, d + 1 + h), dt)
+        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
+        z, hs = np.empty((n, h), dt), np.empty((n, h), dt)
+        out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
+        for s in range(t):
+            xh[:, :d] = x[:, s]
+            np.matmul(xh, wbu, out=z)
+            simple_rnn_infer_step(z, self.act, hs)
+            xh[:, d + 1:] = hs
+            if out is not None:
+                out[:, s] = hs
+        return out if out is not None else hs
+
+    def backward(self, dy, activate=True):
+        """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
+        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        seqs = self.layer.return_sequences
+        dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
+        W, U = self.layer.params["W"], self.layer.params["U"]
+        if seqs:
+            np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
+        dz, dh = self.dz, self.dh
+        for s in range(t - 1, -1, -1):
+            # dL/dh_s = what step s+1 sends back through U + this step's output gradient.
+            if s == t - 1:
+                dh_rec = self.zeros
+            else:
+                np.matmul(dz[s + 1], U.T, out=dh)
+                dh_rec = dh
+            dy_s = self.dyt[s] if seqs else (dy if s == t - 1 else self.zeros)
+            simple_rnn_backward_step(dh_rec, dy_s, self.h[s + 1], self.act, dz[s])
+        # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
+        dz2 = dz.reshape(t * n, h)
+        np.matmul(self.x1.reshape(t * n, d + 1).T, dz2, out=self.dwb)  # [dW; db]
+        self.grads["W"][...], self.grads["b"][...] = self.dwb[:d], self.dwb[d]
+        np.matmul(self.h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
+        if not self.need_input_grad:
+            return None
+        dx = (dz2 @ W.T).reshape(t, n, d)  # time-major, in processing order
+        if self.layer.go_backwards:
+            dx = dx[::-1]
+        return np.ascontiguousarray(dx.transpose(1, 0, 2))
