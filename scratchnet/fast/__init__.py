@@ -13,17 +13,18 @@ fast implementation, subclass :class:`Runner` and :func:`register` it.
 
 from __future__ import annotations
 
+from scratchnet.fast.batchnorm import FastBatchNorm
 from scratchnet.fast.conv2d import FastConv2D
 from scratchnet.fast.dense import FastDense
 from scratchnet.fast.dropout import FastDropout
 from scratchnet.fast.lstm import FastLSTM
 from scratchnet.fast.pooling import FastMaxPool2D
 from scratchnet.fast.runner import ReferenceRunner, Runner
-from scratchnet.layers import LSTM, Conv2D, Dense, Dropout, MaxPool2D
+from scratchnet.layers import LSTM, BatchNormalization, Conv2D, Dense, Dropout, MaxPool2D
 
 _RUNNERS: dict[type, type[Runner]] = {
-    Conv2D: FastConv2D, Dense: FastDense, Dropout: FastDropout, LSTM: FastLSTM,
-    MaxPool2D: FastMaxPool2D,
+    BatchNormalization: FastBatchNorm, Conv2D: FastConv2D, Dense: FastDense,
+    Dropout: FastDropout, LSTM: FastLSTM, MaxPool2D: FastMaxPool2D,
 }
 
 

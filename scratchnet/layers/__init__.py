@@ -1,7 +1,8 @@
 """Layers: each module holds one layer's forward and backward pass side by side."""
 
-from scratchnet.layers.activations import ReLU, Sigmoid, Softmax, Tanh, get_activation
+from scratchnet.layers.activations import Activation, ReLU, Sigmoid, Softmax, Tanh, get_activation
 from scratchnet.layers.base import Layer
+from scratchnet.layers.batchnorm import BatchNormalization
 from scratchnet.layers.conv2d import Conv2D
 from scratchnet.layers.dense import Dense
 from scratchnet.layers.dropout import Dropout
@@ -10,6 +11,6 @@ from scratchnet.layers.pooling import MaxPool2D
 from scratchnet.layers.reshape import Flatten, Reshape
 
 __all__ = [
-    "LSTM", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "ReLU", "Reshape",
-    "Sigmoid", "Softmax", "Tanh", "get_activation",
+    "LSTM", "Activation", "BatchNormalization", "Conv2D", "Dense", "Dropout", "Flatten",
+    "Layer", "MaxPool2D", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh", "get_activation",
 ]

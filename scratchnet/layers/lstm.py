@@ -52,8 +52,12 @@ class LSTM(Layer):
     name : str, optional
     """
 
-    def __init__(self, units, return_sequences=False, input_shape=None, name=None):
-        super().__init__(input_shape=input_shape, name=name)
+    def __init__(self, units, return_sequences=False, input_shape=None, name=None,
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None):
+        super().__init__(input_shape=input_shape, name=name,
+                         kernel_regularizer=kernel_regularizer,
+                         recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer)
         self.units = positive_int(units, f"{self.name}: units")
         if not isinstance(return_sequences, (bool, np.bool_)):
             raise TypeError(

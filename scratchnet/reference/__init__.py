@@ -20,6 +20,12 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference_backward,
+    batchnorm_inference_forward,
+)
 from .conv import (
     col2im,
     conv2d_backward,
@@ -37,7 +43,9 @@ from .pooling import maxpool_backward, maxpool_forward
 from .reshape import flatten_backward, flatten_forward, reshape_backward, reshape_forward
 
 __all__ = [
-    "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
+    "batchnorm_backward", "batchnorm_forward", "batchnorm_inference_backward",
+    "batchnorm_inference_forward", "col2im", "conv2d_backward", "conv2d_backward_naive",
+    "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
     "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward", "im2col",
     "lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
