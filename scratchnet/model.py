@@ -129,6 +129,31 @@ class Sequential:
     def gradients(self) -> list[np.ndarray]:
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every layer's weights, layer by layer in Keras's order."""
+        if not self.built:
+            self.build()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Write ``weights`` (as ``get_weights`` returns them) into the layers, in place."""
+        if not self.built:
+            self.build()
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"model {self.name!r}: expected {expected} arrays (as get_weights "
+                             f"returns), got {len(weights)}")
+        start = 0
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[start:start + n])
+            start += n
+
+    def regularization_loss(self) -> float:
+        """The sum of every layer's weight penalties (``kernel_regularizer=`` ...)."""
+        return sum((layer.regularization_penalty() for layer in self.layers), 0.0)
+
     def count_params(self) -> int:
         if not self.built:
             self.build()
@@ -203,13 +228,19 @@ class Sequential:
         """Forward, loss and backward for one batch, without updating. Returns (loss, logits).
 
         Fills every layer's ``grads``. On the fast engine a training batch large enough is
-        split across the cores (``scratchnet.parallel``).
+        split across the cores (``scratchnet.parallel``). Weight penalties (regularizers)
+        are added here, once for the whole batch, to the loss and to the gradients.
         """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
         self._ensure_built(x)
         self.layers[0].check_input(x)
-        return self._engine.gradients(x, y, training)
+        loss, logits = self._engine.gradients(x, y, training)
+        for layer in self.layers:
+            if layer.regularizers:
+                loss += layer.regularization_penalty()
+                layer.add_regularization_gradients()
+        return loss, logits
 
     def train_step(self, x: np.ndarray, y: np.ndarray):
         """One optimisation step on a batch. Returns (mean loss, number correct)."""

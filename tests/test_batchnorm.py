@@ -11,7 +11,14 @@ from scratchnet import Input, Sequential, blas, parallel
 from scratchnet.gradcheck import check_model, rel_error
 from scratchnet.kernels import batchnorm as k
 from scratchnet.layers import (
-    Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D,
+    Activation,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
 )
 
 needs_blas_control = pytest.mark.skipif(
