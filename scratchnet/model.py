@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.engine import check_engine, make_engine
-from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
-from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
+from scratchnet.losses import get_loss
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
+from scratchnet.training_metrics import resolve as resolve_metric
 
 
 class Input:
@@ -53,9 +53,10 @@ class Sequential:
         self.optimizer = None
         self.loss = None
         self.stop_training = False
-        #: Where the loss takes over the final softmax: "layer" (a Softmax layer),
-        #: "activation" (the last layer's activation='softmax') or None. Set by compile.
-        self.fused_softmax = None
+        #: Where the loss takes over the final softmax (or sigmoid): "layer" (a Softmax
+        #: layer), "activation" (the last layer's activation='softmax') or None. By compile.
+        self.fused_activation = None
+        self.metrics, self.metric_functions = [], []
         self.engine = check_engine(engine)
         self._engine = None  # made by build
         self._fit_calls = 0
@@ -187,28 +188,29 @@ class Sequential:
     # -- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy",
                 metrics=("accuracy",)) -> None:
-        """Choose the optimizer and loss. ``metrics`` may be ``['accuracy']`` or empty."""
+        """Choose the optimizer, the loss and the metrics (names or instances, as Keras).
+
+        A crossentropy loss with ``from_logits=False`` on a model ending in its activation
+        (softmax, or sigmoid for binary crossentropy) takes over that activation: in
+        training the model stops before it, and ``self.loss`` is the loss's fused form on
+        the logits (``Loss.fused``). Otherwise ``self.loss`` is the loss as given.
+        """
         self.optimizer = get_optimizer(optimizer)
-        self.loss = get_loss(loss)
+        given = get_loss(loss)
         self.metrics = list(metrics or [])
-        unknown = [m for m in self.metrics if m not in ("accuracy", "acc")]
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; scratchnet computes 'accuracy'")
+        self.metric_functions = [resolve_metric(m, given.name) for m in self.metrics]
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers")
         last = self.layers[-1]
-        if isinstance(self.loss, SparseCategoricalCrossentropy) and not self.loss.from_logits:
-            if isinstance(last, Softmax):
-                self.fused_softmax = "layer"
-            elif isinstance(last.activation, Softmax):
-                self.fused_softmax = "activation"
-            else:
-                raise ValueError(
-                    f"model {self.name!r} does not end in a softmax: give its last layer "
-                    "activation='softmax', or use SparseCategoricalCrossentropy(from_logits=True)"
-                )
-        else:
-            self.fused_softmax = None
+        self.fused_activation, self.loss = None, given
+        if not given.from_logits and given.fuses is not None:
+            if isinstance(last, given.fuses):
+                self.fused_activation = "layer"
+            elif isinstance(last.activation, given.fuses):
+                self.fused_activation = "activation"
+            if self.fused_activation:
+                self.loss = given.fused()
+        self._accuracy = resolve_metric("accuracy", given.name)[1]
 
     # -- forward and backward -------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -243,10 +245,17 @@ class Sequential:
         return loss, logits
 
     def train_step(self, x: np.ndarray, y: np.ndarray):
-        """One optimisation step on a batch. Returns (mean loss, number correct)."""
+        """One optimisation step on a batch. Returns (mean loss, number correct), the count
+        of Keras's 'accuracy' for this loss (fractional for binary accuracy)."""
         loss, logits = self.compute_gradients(x, y, training=True)
         self.optimizer.apply(self.parameters, self.gradients)
-        return loss, int(np.count_nonzero(logits.argmax(axis=1) == y))
+        return loss, self._accuracy(y, logits, self.loss.from_logits)
+
+    def batch_metrics(self, y, outputs) -> dict[str, float]:
+        """Each compiled metric's count over a batch, from what ``logits`` returned for it
+        (the training loop adds them up and divides by the samples seen)."""
+        return {name: fn(y, outputs, self.loss.from_logits)
+                for name, fn in self.metric_functions}
 
     def reseed(self, entropy) -> np.random.Generator:
         """Give every layer a fresh random stream from ``entropy`` (an int or tuple of ints);

@@ -28,7 +28,6 @@ import numpy as np
 from scratchnet import parallel
 from scratchnet.fast import runner_for
 from scratchnet.fast.sync import ShardGroup
-from scratchnet.losses import check_labels
 
 
 class FastEngine:
@@ -80,7 +79,7 @@ class FastEngine:
         return self._forward_on(runners, x, False, logits)
 
     def _forward_on(self, runners, x, training: bool, logits: bool) -> np.ndarray:
-        fused = self.model.fused_softmax if logits else None
+        fused = self.model.fused_activation if logits else None
         last, i = len(runners) - 1, 0
         while i <= last:
             if i == last and fused == "layer":
@@ -102,7 +101,8 @@ class FastEngine:
         bounds = parallel.shard_bounds(len(x)) if training else None
         if bounds is None:
             return self._gradients_on(self.whole, x, y, training, len(x))
-        y = check_labels(y, self.layers[-1].output_shape[-1], len(x))  # the whole batch's
+        # The whole batch's targets, checked by the loss that reads them.
+        y = self.model.loss.check_targets(y, self.layers[-1].output_shape, len(x))
         drawn = [r.draw(len(x)) for r in self.whole]  # as unsharded, in batch order
 
         sets = self._shard_sets(len(bounds) - 1)
@@ -136,7 +136,7 @@ class FastEngine:
         model = self.model
         logits = self._forward_on(runners, x, training, logits=True)
         loss, dy = model.loss(logits, y, batch_size=batch_size)
-        fused = model.fused_softmax
+        fused = model.fused_activation
         last = len(runners) - 1
         for i in range(last, -1, -1):
             if i == last and fused == "layer":

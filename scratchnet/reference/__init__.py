@@ -37,15 +37,36 @@ from .conv import (
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_forward
 from .geometry import conv_output_size
-from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .losses import (
+    binary_crossentropy_backward,
+    binary_crossentropy_forward,
+    categorical_crossentropy_backward,
+    categorical_crossentropy_forward,
+    mae_backward,
+    mae_forward,
+    mse_backward,
+    mse_forward,
+    sigmoid_binary_crossentropy_backward,
+    sigmoid_binary_crossentropy_forward,
+    smooth_labels,
+    softmax_categorical_crossentropy_backward,
+    softmax_categorical_crossentropy_forward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .pooling import maxpool_backward, maxpool_forward
 from .reshape import flatten_backward, flatten_forward, reshape_backward, reshape_forward
 
 __all__ = [
     "batchnorm_backward", "batchnorm_forward", "batchnorm_inference_backward",
-    "batchnorm_inference_forward", "col2im", "conv2d_backward", "conv2d_backward_naive",
-    "conv2d_forward",
+    "batchnorm_inference_forward", "binary_crossentropy_backward",
+    "binary_crossentropy_forward", "categorical_crossentropy_backward",
+    "categorical_crossentropy_forward", "mae_backward", "mae_forward", "mse_backward",
+    "mse_forward", "sigmoid_binary_crossentropy_backward", "sigmoid_binary_crossentropy_forward",
+    "smooth_labels", "softmax_categorical_crossentropy_backward",
+    "softmax_categorical_crossentropy_forward", "col2im", "conv2d_backward",
+    "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
     "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward", "im2col",
     "lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
