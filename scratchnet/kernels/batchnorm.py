@@ -14,10 +14,11 @@ float64 arrays the caller passes in, whatever the input's dtype: a float32 sum o
 the collapsed form of the reference's full backward (``scratchnet.reference.batchnorm``);
 the two are equal in exact arithmetic, and the tests hold them to a stated tolerance.
 
-Each ``foo_parallel`` splits independent work over numba's pool: blocks of channels for
-the sums (each channel is summed over the rows in order, by one thread), chunks of rows
-for the elementwise passes. ``foo_serial`` runs the same block code in a plain loop (bit
-for bit the same), ``foo`` picks one with ``use_pool``, ``foo_reference`` is plain NumPy.
+Each ``foo_parallel`` splits independent work over numba's pool: fixed chunks of rows,
+each summing into its own float64 partials (added in chunk order afterwards) for the
+sums, or writing its own rows for the elementwise passes. ``foo_serial`` runs the same
+chunk code in a plain loop (bit for bit the same), ``foo`` picks one with ``use_pool``,
+``foo_reference`` is plain NumPy.
 NaN and inf propagate as in the references (no fastmath).
 """
 
@@ -26,8 +27,7 @@ from numba import njit, prange
 
 from scratchnet.kernels.threads import use_pool
 
-BLOCK = 8  # channels per block of the sums
-ROW_CHUNKS = 16  # row chunks of the elementwise passes
+ROW_CHUNKS = 16  # fixed row chunks: results never depend on the thread count
 PARALLEL_MIN_ELEMENTS = 1 << 16  # smaller inputs run the *_serial twins
 
 
@@ -57,31 +57,46 @@ def batchnorm_input_grad_reference(dy, x, mean, inv_std, gamma, s1, s2, m, dx):
     dx[...] = gamma * inv_std / m * (m * dy - s1 - x_hat * s2)
 
 
-# -- block bodies shared by each parallel kernel and its serial twin ---------------------------
+# -- chunk bodies shared by each parallel kernel and its serial twin ---------------------------
+# The sums split the rows into ROW_CHUNKS fixed chunks; each chunk adds its rows in order
+# into its own row of float64 partial sums (the inner loop runs along the channels, so it
+# vectorizes), and the partials are added in chunk order. No two chunks write one value,
+# and the result does not depend on the thread count.
 @njit(cache=True, nogil=True)
-def _moments_block(x, center, s1, s2, k):
-    c0, c1 = k * BLOCK, min((k + 1) * BLOCK, x.shape[1])
-    for c in range(c0, c1):
-        s1[c] = 0.0
-        s2[c] = 0.0
-    for r in range(x.shape[0]):
-        for c in range(c0, c1):
-            d = np.float64(x[r, c]) - center[c]
-            s1[c] += d
-            s2[c] += d * d
+def _moments_chunk(x, center, p1, p2, k):
+    lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
+    a1, a2 = p1[k], p2[k]
+    a1[:] = 0.0
+    a2[:] = 0.0
+    for r in range(lo, hi):
+        row = x[r]
+        for c in range(row.size):
+            d = np.float64(row[c]) - center[c]
+            a1[c] += d
+            a2[c] += d * d
 
 
 @njit(cache=True, nogil=True)
-def _grad_sums_block(dy, x, mean, inv_std, s1, s2, k):
-    c0, c1 = k * BLOCK, min((k + 1) * BLOCK, x.shape[1])
-    for c in range(c0, c1):
-        s1[c] = 0.0
-        s2[c] = 0.0
-    for r in range(x.shape[0]):
-        for c in range(c0, c1):
-            g = np.float64(dy[r, c])
-            s1[c] += g
-            s2[c] += g * ((np.float64(x[r, c]) - mean[c]) * inv_std[c])
+def _grad_sums_chunk(dy, x, mean, inv_std, p1, p2, k):
+    lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
+    a1, a2 = p1[k], p2[k]
+    a1[:] = 0.0
+    a2[:] = 0.0
+    for r in range(lo, hi):
+        row, grow = x[r], dy[r]
+        for c in range(row.size):
+            g = np.float64(grow[c])
+            a1[c] += g
+            a2[c] += g * ((np.float64(row[c]) - mean[c]) * inv_std[c])
+
+
+@njit(cache=True, nogil=True)
+def _add_partials(p1, p2, s1, s2):
+    s1[:] = p1[0]
+    s2[:] = p2[0]
+    for k in range(1, ROW_CHUNKS):
+        s1 += p1[k]
+        s2 += p2[k]
 
 
 @njit(cache=True, nogil=True)
@@ -104,16 +119,22 @@ def _input_grad_chunk(dy, x, mean, inv_std, gamma, s1, s2, m, dx, k):
 # -- the kernels ---------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, parallel=True)
 def batchnorm_moments_parallel(x, center, s1, s2):
-    """:func:`batchnorm_moments` on numba's pool, parallel over blocks of channels."""
-    for k in prange((x.shape[1] + BLOCK - 1) // BLOCK):
-        _moments_block(x, center, s1, s2, k)
+    """:func:`batchnorm_moments` on numba's pool, parallel over chunks of rows."""
+    p1 = np.empty((ROW_CHUNKS, x.shape[1]), dtype=s1.dtype)
+    p2 = np.empty_like(p1)
+    for k in prange(ROW_CHUNKS):
+        _moments_chunk(x, center, p1, p2, k)
+    _add_partials(p1, p2, s1, s2)
 
 
 @njit(cache=True, nogil=True)
 def batchnorm_moments_serial(x, center, s1, s2):
     """:func:`batchnorm_moments` on the calling thread: bit-identical to the parallel kernel."""
-    for k in range((x.shape[1] + BLOCK - 1) // BLOCK):
-        _moments_block(x, center, s1, s2, k)
+    p1 = np.empty((ROW_CHUNKS, x.shape[1]), dtype=s1.dtype)
+    p2 = np.empty_like(p1)
+    for k in range(ROW_CHUNKS):
+        _moments_chunk(x, center, p1, p2, k)
+    _add_partials(p1, p2, s1, s2)
 
 
 def batchnorm_moments(x, center, s1, s2):
@@ -132,16 +153,22 @@ def batchnorm_moments(x, center, s1, s2):
 
 @njit(cache=True, nogil=True, parallel=True)
 def batchnorm_grad_sums_parallel(dy, x, mean, inv_std, s1, s2):
-    """:func:`batchnorm_grad_sums` on numba's pool, parallel over blocks of channels."""
-    for k in prange((x.shape[1] + BLOCK - 1) // BLOCK):
-        _grad_sums_block(dy, x, mean, inv_std, s1, s2, k)
+    """:func:`batchnorm_grad_sums` on numba's pool, parallel over chunks of rows."""
+    p1 = np.empty((ROW_CHUNKS, x.shape[1]), dtype=s1.dtype)
+    p2 = np.empty_like(p1)
+    for k in prange(ROW_CHUNKS):
+        _grad_sums_chunk(dy, x, mean, inv_std, p1, p2, k)
+    _add_partials(p1, p2, s1, s2)
 
 
 @njit(cache=True, nogil=True)
 def batchnorm_grad_sums_serial(dy, x, mean, inv_std, s1, s2):
     """:func:`batchnorm_grad_sums` on the calling thread: bit-identical to the parallel one."""
-    for k in range((x.shape[1] + BLOCK - 1) // BLOCK):
-        _grad_sums_block(dy, x, mean, inv_std, s1, s2, k)
+    p1 = np.empty((ROW_CHUNKS, x.shape[1]), dtype=s1.dtype)
+    p2 = np.empty_like(p1)
+    for k in range(ROW_CHUNKS):
+        _grad_sums_chunk(dy, x, mean, inv_std, p1, p2, k)
+    _add_partials(p1, p2, s1, s2)
 
 
 def batchnorm_grad_sums(dy, x, mean, inv_std, s1, s2):
