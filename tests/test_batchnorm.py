@@ -191,7 +191,7 @@ def train(model, workers_, n_workers, steps=3, n=40):
     workers_(n_workers)
     model.compile("adam", "sparse_categorical_crossentropy")
     rng = np.random.default_rng(5)
-    x, y = rng.standard_normal((n, 10, 10, 1)), rng.integers(0, 4, n)
+    x, y = rng.standard_normal((n, 10, 10, 1)).astype(model.dtype), rng.integers(0, 4, n)
     model._ensure_built(x)
     model.reseed(7)
     losses = [model.train_step(x, y)[0] for _ in range(steps)]
@@ -266,3 +266,17 @@ def test_the_issue_cnn_with_batchnorm_counts_keras_parameters():
     assert "Total params: 225,930" in text
     assert "Non-trainable params: 448" in text
     assert "Trainable params: 225,482" in text
+
+
+@needs_blas_control
+def test_sharded_inference_uses_the_moving_statistics(workers):
+    model = bn_cnn(dtype="float32")
+    train(model, workers, 2, steps=2)
+    x = np.random.default_rng(9).standard_normal((40, 10, 10, 1)).astype(np.float32)
+    workers(2)
+    sharded = model.predict(x, batch_size=40)
+    workers(1)
+    whole = model.predict(x, batch_size=40)
+    single = np.concatenate([model.predict(x[i:i + 1]) for i in range(3)])
+    np.testing.assert_allclose(sharded, whole, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(single, whole[:3], rtol=2e-5, atol=1e-6)  # no batch statistics
