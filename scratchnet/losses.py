@@ -130,6 +130,7 @@ class Loss:
         """``(mean loss, dL/doutputs)`` by the textbook pair of ``scratchnet.reference``."""
         self._check_outputs(outputs)
         targets = self.check_targets(targets, outputs.shape[1:], len(outputs))
+        self._check_probabilities(outputs)
         forward, backward = self._pair()
         loss, cache = forward(outputs, self._prepare(targets, outputs))
         return loss, backward(1.0, cache)
@@ -151,6 +152,24 @@ class Loss:
             scale = n / batch_size
             loss, grad = loss * scale, grad * outputs.dtype.type(scale)
         return loss, grad
+
+    #: Whether ``from_logits=False`` means the outputs must be probabilities.
+    takes_probabilities = False
+
+    def _check_probabilities(self, outputs) -> None:
+        """Refuse outputs that cannot be probabilities (NaN passes, to propagate)."""
+        if not self.takes_probabilities or self.from_logits or outputs.size == 0:
+            return
+        if outputs.min() < 0 or outputs.max() > 1:
+            raise ValueError(
+                f"{self.name}: with from_logits=False the outputs are probabilities in [0, 1], "
+                f"got values in [{outputs.min():.4g}, {outputs.max():.4g}]; if these are "
+                f"logits, use from_logits=True, or end the model in "
+                f"{self.fuses.__name__.lower()}")
+        if outputs.ndim == 2 and self.fuses is Softmax and \
+                not np.all(outputs.sum(axis=-1) > 0):
+            raise ValueError(f"{self.name}: a row of probabilities sums to 0; each row must "
+                             "hold a distribution over the classes")
 
     def _check_outputs(self, outputs) -> int:
         if not isinstance(outputs, np.ndarray) or outputs.ndim < 2:
@@ -174,6 +193,7 @@ class CategoricalCrossentropy(Loss):
 
     name = "categorical_crossentropy"
     fuses = Softmax
+    takes_probabilities = True
     on_probabilities = (ref.categorical_crossentropy_forward,
                         ref.categorical_crossentropy_backward)
     on_logits = (ref.softmax_categorical_crossentropy_forward,
@@ -218,6 +238,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     name = "sparse_categorical_crossentropy"
     fuses = Softmax
+    takes_probabilities = True
 
     def check_targets(self, targets, output_shape, n):
         if len(output_shape) != 1:
@@ -231,6 +252,7 @@ class SparseCategoricalCrossentropy(Loss):
     def reference(self, outputs, targets):
         self._check_outputs(outputs)
         labels = self.check_targets(targets, outputs.shape[1:], len(outputs))
+        self._check_probabilities(outputs)
         if self.from_logits:
             loss, cache = ref.softmax_cross_entropy_forward(outputs, labels)
             return loss, ref.softmax_cross_entropy_backward(1.0, cache)
@@ -264,6 +286,7 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     fuses = Sigmoid
+    takes_probabilities = True
     on_probabilities = (ref.binary_crossentropy_forward, ref.binary_crossentropy_backward)
     on_logits = (ref.sigmoid_binary_crossentropy_forward,
                  ref.sigmoid_binary_crossentropy_backward)

@@ -179,3 +179,12 @@ def test_reference_pairs_directly():
     assert loss == pytest.approx(-np.log(p[[0, 1, 2], [0, 3, 1]]).mean())
     numeric = numerical_gradient(lambda: R.categorical_crossentropy_forward(p, t)[0], p)
     assert rel_error(R.categorical_crossentropy_backward(1.0, cache), numeric) < 1e-7
+
+
+def test_logits_given_as_probabilities_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\].*from_logits=True"):
+        CategoricalCrossentropy()(np.array([[2.0, -1.0]]), np.array([[1.0, 0.0]]))
+    with pytest.raises(ValueError, match="end the model in sigmoid"):
+        BinaryCrossentropy()(np.array([[3.0]]), np.array([[1.0]]))
+    with pytest.raises(ValueError, match="sums to 0"):
+        SparseCategoricalCrossentropy()(np.zeros((1, 3)), np.array([0]))
