@@ -20,6 +20,7 @@ from scratchnet.layers import (
     Layer,
     MaxPool2D,
 )
+from scratchnet.models import cnn_batchnorm, mlp_baseline
 
 needs_blas_control = pytest.mark.skipif(
     not blas.controllable(), reason="no OpenBLAS whose thread count can be set: "
@@ -253,15 +254,9 @@ def test_a_failing_shard_releases_the_others_and_its_error_is_raised(workers):
     model.train_step(x, np.zeros(20, dtype=int))  # the next step runs normally
 
 
-def test_the_issue_cnn_with_batchnorm_counts_keras_parameters():
-    model = Sequential([
-        Input((28, 28, 1)),
-        Conv2D(32, 3), BatchNormalization(), Activation("relu"), MaxPool2D(),
-        Conv2D(64, 3), BatchNormalization(), Activation("relu"), MaxPool2D(),
-        Dropout(0.25), Flatten(),
-        Dense(128), BatchNormalization(), Activation("relu"), Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
+def test_the_issue_baselines_count_keras_parameters():
+    assert mlp_baseline(10).count_params() == 535_818
+    model = cnn_batchnorm(10)
     text = model.summary(print_fn=lambda s: None)
     assert "Total params: 225,930" in text
     assert "Non-trainable params: 448" in text
