@@ -251,6 +251,13 @@ class Sequential:
         self.optimizer.apply(self.parameters, self.gradients)
         return loss, self._accuracy(y, logits, self.loss.from_logits)
 
+    def fit_step(self, x: np.ndarray, y: np.ndarray):
+        """One optimisation step. Returns (mean loss, ``batch_metrics`` of the batch): the
+        training loop sums the counts and divides by the samples seen."""
+        loss, logits = self.compute_gradients(x, y, training=True)
+        self.optimizer.apply(self.parameters, self.gradients)
+        return loss, self.batch_metrics(y, logits)
+
     def batch_metrics(self, y, outputs) -> dict[str, float]:
         """Each compiled metric's count over a batch, from what ``logits`` returned for it
         (the training loop adds them up and divides by the samples seen)."""

@@ -117,6 +117,9 @@ def test_one_hot_labels_train_like_sparse_labels(engine):
     assert max(errors.values()) < 1e-6
     counts = onehot.batch_metrics(to_categorical(labels, 3), onehot.logits(x, False))
     assert counts["top_k_categorical_accuracy"] == 20  # k = 5 > 3 classes
+    loss, counts = onehot.fit_step(x, to_categorical(labels, 3))
+    assert set(counts) == {"accuracy", "top_k_categorical_accuracy"}
+    assert counts["accuracy"] == sparse.train_step(x, labels)[1]
     with pytest.raises(ValueError, match="look like class indices.*sparse_categorical"):
         onehot.train_step(x, labels)
     with pytest.raises(ValueError, match="look like one-hot rows.*categorical_crossentropy"):
