@@ -18,6 +18,7 @@ from scratchnet import Input, Sequential
 from scratchnet.gradcheck import check_layer, check_loss, check_model, randomize_biases
 from scratchnet.layers import (
     LSTM,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
@@ -65,6 +66,10 @@ def draw_case(kind, rng):
         return Dropout(float(rng.uniform(0, 0.9))), rng.standard_normal((n, 7))
     if kind == "Flatten":
         return Flatten(), rng.standard_normal((n, 2, 3, 2))
+    if kind == "BatchNormalization":  # a training batch needs two values per channel
+        layer = BatchNormalization(center=bool(rng.integers(2)), scale=bool(rng.integers(2)))
+        shape = [(n + 1, 5), (n, 3, 3, int(rng.integers(1, 4)))][rng.integers(2)]
+        return layer, rng.standard_normal(shape) * 2 + 1
     activation = {"ReLU": ReLU, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}[kind]
     x = rng.standard_normal((n, 6))
     x[np.abs(x) < 1e-3] = 0.5  # away from ReLU's kink
@@ -91,7 +96,7 @@ def main(argv=None):
 
     rows = []
     kinds = ["Dense", "Conv2D", "MaxPool2D", "LSTM", "Dropout", "Flatten",
-             "ReLU", "Tanh", "Sigmoid", "Softmax"]
+             "BatchNormalization", "ReLU", "Tanh", "Sigmoid", "Softmax"]
     for kind in kinds:
         worst: dict[str, float] = {}
         for trial in range(args.trials):
