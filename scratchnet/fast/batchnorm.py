@@ -15,7 +15,8 @@ Backward::
 
 m counts the values per channel in the whole batch. Without a shard group (a batch run
 whole) the allreduce is the identity. Only shard 0 (or the whole batch's runner) updates
-the layer's moving statistics, once per step.
+the layer's moving statistics, once per step. After an inference forward (moving
+statistics, constants) the backward is the affine map's: dx = dy gamma inv_std.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FastBatchNorm(Runner):
         self.ones, self.zeros = np.ones(C, layer.dtype), np.zeros(C, layer.dtype)
         self.x2 = self.shape = self.mean = self.inv_std = None
         self.m = 0
+        self.training_pass = False
 
     def _allreduce(self, *parts):
         return parts if self.group is None else self.group.allreduce(self.shard, *parts)
@@ -76,7 +78,8 @@ class FastBatchNorm(Runner):
         inv_std = 1.0 / np.sqrt(var + layer.epsilon)
         y2 = np.empty_like(x2)
         k.batchnorm_normalize(x2, mean.astype(dt), inv_std.astype(dt), gamma, beta, y2)
-        self.inference_pass = not training
+        # An inference pass keeps what its (plain affine) backward needs, as the reference.
+        self.inference_pass, self.training_pass = False, training
         self.x2, self.shape, self.mean, self.inv_std = x2, x.shape, mean, inv_std
         return self._unrows(y2, x.shape)
 
@@ -91,11 +94,14 @@ class FastBatchNorm(Runner):
             self.grads["gamma"][...] = s2  # this shard's part; the engine adds the shards'
         if "beta" in self.grads:
             self.grads["beta"][...] = s1
-        s1, s2 = self._allreduce(s1, s2)
+        if self.training_pass:
+            s1, s2, m = *self._allreduce(s1, s2), self.m
+        else:  # the statistics were constants: dx = dy gamma inv_std
+            s1, s2, m = np.zeros(C), np.zeros(C), 1
         if not self.need_input_grad:
             return None
         gamma = layer.params.get("gamma", self.ones)
         dx2 = np.empty_like(dy2)
         k.batchnorm_input_grad(dy2, self.x2, self.mean.astype(dt), self.inv_std.astype(dt),
-                               gamma, s1.astype(dt), s2.astype(dt), dt.type(self.m), dx2)
+                               gamma, s1.astype(dt), s2.astype(dt), dt.type(m), dx2)
         return self._unrows(dx2, self.shape)

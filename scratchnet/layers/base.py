@@ -79,7 +79,7 @@ class Layer:
 
     def __init__(self, activation=None, input_shape=None, name=None, kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None):
-        kind = type(self).__name__.lower()
+        kind = type(self).__dict__.get("default_name", type(self).__name__.lower())
         if name is None:
             n = Layer._counts.get(kind, 0)
             Layer._counts[kind] = n + 1

@@ -48,6 +48,8 @@ class BatchNormalization(Layer):
     layer is refused (its variance is 0 and every output would be ``beta``).
     """
 
+    default_name = "batch_normalization"  # Keras's
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
