@@ -164,8 +164,11 @@ class Sequential:
         """Print (and return) a table of layers, output shapes and parameter counts."""
         if not self.built:
             self.build()
+        # As Keras, a layer's count includes its non-trainable state (BatchNorm's moving
+        # statistics); the totals below split the two.
         rows = [(f"{layer.name} ({type(layer).__name__})", str((None, *layer.output_shape)),
-                 f"{layer.count_params():,}") for layer in self.layers]
+                 f"{layer.count_params() + sum(v.size for v in layer.state.values()):,}")
+                for layer in self.layers]
         widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
                   for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
         line = "=" * sum(widths)

@@ -261,6 +261,7 @@ def test_the_issue_baselines_count_keras_parameters():
     assert "Total params: 225,930" in text
     assert "Non-trainable params: 448" in text
     assert "Trainable params: 225,482" in text
+    assert "batch_normalization (BatchNormalization)    (None, 26, 26, 32)         128" in text
 
 
 @needs_blas_control
