@@ -33,7 +33,10 @@ def test_training_pair_gradients(seed, shape, scale, center):
         dx, dg, db = R.batchnorm_backward(dy, cache)
         return tuple(a for a in (dx, dg, db) if a is not None)
 
-    assert_close(check_pair(forward, backward, arrays, names, seed))
+    # 1e-6, not checks.TOL: with one channel, dgamma = sum(dy x_hat) is a single sum of a
+    # few terms that can nearly cancel, and the finite difference's rounding (~1e-10)
+    # then weighs more relative to it.
+    assert_close(check_pair(forward, backward, arrays, names, seed), tol=1e-6)
 
 
 @given(seed=seeds, shape=st.sampled_from([(4, 3), (2, 3, 3, 2)]))
