@@ -195,7 +195,7 @@ def train(model, workers_, n_workers, steps=3, n=40):
     model.compile("adam", "sparse_categorical_crossentropy")
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((n, 10, 10, 1)).astype(model.dtype), rng.integers(0, 4, n)
-    model._ensure_built(x)
+    model.build()
     model.reseed(7)
     losses = [model.train_step(x, y)[0] for _ in range(steps)]
     weights = [w.copy() for layer in model.layers for w in layer.get_weights()]

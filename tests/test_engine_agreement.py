@@ -17,7 +17,18 @@ from scratchnet import Input, Sequential
 from scratchnet.fast import has_fast_path
 from scratchnet.gradcheck import randomize_biases, rel_error
 from scratchnet.layers import (
-    LSTM, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU, Reshape, Sigmoid, Softmax, Tanh,
+    LSTM,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Softmax,
+    Tanh,
 )
 from scratchnet.losses import SparseCategoricalCrossentropy
 from scratchnet.models import seed_cnn, seed_lstm
