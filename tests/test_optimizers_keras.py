@@ -187,7 +187,7 @@ def test_learning_rate_set_later_is_checked_at_the_next_step_and_numpy_scalars_a
     opt = SGD(np.float32(0.1), momentum=np.float64(0.9))
     assert opt.learning_rate == np.float32(0.1)
     opt.learning_rate = -1.0
-    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
         run(opt, 1)
     opt.learning_rate = schedules.LambdaSchedule(lambda s: -s)
     with pytest.raises(ValueError, match="at step 0"):
@@ -218,3 +218,26 @@ def test_unknown_optimizer_lists_valid_names():
         schedules.get_schedule("StepDecay")
     with pytest.raises(ValueError, match="decay_steps"):
         schedules.ExponentialDecay(0.1, 0, 0.5)
+
+
+def test_state_arrays_are_live_and_load_state_undoes_a_step():
+    """What a step's undo does (copy state_arrays before, load_state after): the next
+    step then repeats the undone one exactly, Nadam's scalar state included."""
+    opt = Nadam(0.01)
+    run(opt, 2)
+    p = np.array([0.3, -0.2, 0.1])
+    live = opt.state_arrays()
+    assert set(live) == {"m/0", "v/0", "u_product"} and live["u_product"].shape == ()
+    saved, iterations = {k: v.copy() for k, v in live.items()}, opt.iterations
+    before = p.copy()
+    opt.apply([p], [2 * p])
+    first = p.copy()
+    assert opt.state_arrays()["u_product"] != saved["u_product"]
+    p[...] = before
+    opt.load_state(iterations, saved)
+    opt.apply([p], [2 * p])
+    assert np.array_equal(p, first)
+    with pytest.raises(ValueError, match="unknown optimizer state 'velocity'"):
+        opt.load_state(0, {"velocity": np.zeros(3)})
+    with pytest.raises(ValueError, match="positive finite"):
+        SGD(float("inf"))

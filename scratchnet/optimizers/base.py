@@ -15,25 +15,28 @@ The update rules themselves are written in ``scratchnet.reference.optimizers``.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from scratchnet.optimizers.schedules import LearningRateSchedule
 from scratchnet.reference import optimizers as rules
 
-_NUMBER = (int, float, np.integer, np.floating)
+
+def _real(value) -> bool:
+    """A Python or NumPy real number (np.float32(1e-3) included), not a bool or a string."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def positive_float(value, what: str) -> float:
-    """``value`` as a float if it is a positive number (Python or NumPy scalar), else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, _NUMBER) or not value > 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}")
+    if not _real(value) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{what} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def unit_interval(value, what: str) -> float:
-    """``value`` as a float if it is a number in [0, 1) (Python or NumPy scalar), else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, _NUMBER) \
-            or not 0 <= value < 1:
+    if not _real(value) or not 0 <= value < 1:
         raise ValueError(f"{what} must be in [0, 1), got {value!r}")
     return float(value)
 
@@ -84,7 +87,8 @@ class Optimizer:
 
     # -- the learning rate ------------------------------------------------------------------
     def current_learning_rate(self) -> float:
-        """The learning rate of the next step, checked (it may have been set since)."""
+        """The learning rate of the next step, checked: it may have been set since
+        construction (a callback's ``optimizer.learning_rate = ...``)."""
         lr = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = lr(self.iterations)
@@ -102,40 +106,52 @@ class Optimizer:
             self._slots[key] = np.full_like(like, initial)
         return self._slots[key]
 
-    def get_state(self) -> dict[str, np.ndarray]:
-        """Every state array by name (``'iterations'``, ``'m/0'``, ...), copied."""
-        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
-        state.update({f"{name}/{i}": a.copy() for (name, i), a in sorted(self._slots.items())})
-        state.update({k: np.array(v) for k, v in self._scalar_state().items()})
-        return state
+    # -- state, for a step's undo, backups and saving --------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every state array, live (not copied): the slots keyed ``'<name>/<parameter
+        index>'``, and a rule's scalar state as 0-d arrays by name (Nadam's
+        ``'u_product'``). ``iterations`` is kept apart."""
+        arrays = {f"{name}/{i}": value for (name, i), value in self._slots.items()}
+        arrays.update(self._scalar_state())
+        return arrays
 
-    def set_state(self, state: dict) -> None:
-        """Restore what ``get_state`` returned (for the same model's parameters)."""
-        if "iterations" not in state:
-            raise ValueError(f"{type(self).__name__}.set_state: the state has no 'iterations'")
+    def load_state(self, iterations: int, arrays: dict[str, np.ndarray]) -> None:
+        """Set the step count and the state (copied) to what :meth:`state_arrays` gave."""
         scalars = self._scalar_state()
         slots = {}
-        for key, value in state.items():
-            if key == "iterations" or key in scalars:
+        for key, value in arrays.items():
+            if key in scalars:
+                scalars[key][...] = value
                 continue
             name, sep, index = key.rpartition("/")
             if not sep or not index.isdigit():
-                raise ValueError(f"{type(self).__name__}.set_state: unknown entry {key!r}")
+                raise ValueError(f"{type(self).__name__}: unknown optimizer state {key!r}; "
+                                 f"expected '<slot>/<parameter index>' or one of "
+                                 f"{sorted(scalars)}")
             slots[(name, int(index))] = np.array(value, copy=True)
-        self.iterations = int(state["iterations"])
         self._slots = slots
-        self._set_scalar_state({k: float(state[k]) for k in scalars if k in state})
+        self.iterations = int(iterations)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """``{'iterations': ..., **state_arrays()}``, copied: everything a resumed
+        optimizer needs."""
+        return {"iterations": np.array(self.iterations, dtype=np.int64),
+                **{k: a.copy() for k, a in sorted(self.state_arrays().items())}}
+
+    def set_state(self, state: dict) -> None:
+        """Restore what :meth:`get_state` returned (for the same model's parameters)."""
+        state = dict(state)
+        if "iterations" not in state:
+            raise ValueError(f"{type(self).__name__}.set_state: the state has no 'iterations'")
+        self.load_state(int(state.pop("iterations")), state)
 
     def variables(self) -> list[np.ndarray]:
-        """The state as a list, Keras-style: iterations first, then the slots by name."""
+        """The state as a list, Keras-style: iterations first, then the rest by name."""
         return list(self.get_state().values())
 
-    def _scalar_state(self) -> dict[str, float]:
-        """Subclass hook: scalar state besides ``iterations`` (Nadam's momentum product)."""
+    def _scalar_state(self) -> dict[str, np.ndarray]:
+        """Subclass hook: the rule's scalar state as live 0-d arrays (Nadam's u_product)."""
         return {}
-
-    def _set_scalar_state(self, values: dict[str, float]) -> None:
-        pass
 
     # -- one step -------------------------------------------------------------------------------
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:

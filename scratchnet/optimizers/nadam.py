@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from scratchnet.optimizers.base import Optimizer, positive_float, unit_interval
 from scratchnet.reference.optimizers import nadam_momentum_cache, nadam_step
 
@@ -24,10 +26,15 @@ class Nadam(Optimizer):
         self.beta_1 = unit_interval(beta_1, "Nadam beta_1")
         self.beta_2 = unit_interval(beta_2, "Nadam beta_2")
         self.epsilon = positive_float(epsilon, "Nadam epsilon")
-        self.u_product = 1.0
+        # u_1 u_2 ... u_t: state, kept as a 0-d array so that state_arrays() holds it live.
+        self._u_product = np.ones((), dtype=np.float64)
+
+    @property
+    def u_product(self) -> float:
+        return float(self._u_product)
 
     def _begin_step(self):
-        self.u_product *= nadam_momentum_cache(self.iterations + 1, self.beta_1)
+        self._u_product *= nadam_momentum_cache(self.iterations + 1, self.beta_1)
 
     def _update(self, i, p, g, lr):
         dt = p.dtype.type
@@ -38,7 +45,4 @@ class Nadam(Optimizer):
         p[...], m[...], v[...] = new_p, new_m, new_v
 
     def _scalar_state(self):
-        return {"u_product": self.u_product}
-
-    def _set_scalar_state(self, values):
-        self.u_product = values.get("u_product", 1.0)
+        return {"u_product": self._u_product}
