@@ -32,11 +32,15 @@ __version__ = "0.1.0"
 # (the textbook path, plain NumPy) does not load numba and the kernels with it.
 _EXPORTS = {
     "SGD": "scratchnet.optimizers", "Adam": "scratchnet.optimizers",
+    "AdamW": "scratchnet.optimizers", "Adagrad": "scratchnet.optimizers",
+    "Nadam": "scratchnet.optimizers", "RMSprop": "scratchnet.optimizers",
+    "CategoricalCrossentropy": "scratchnet.losses", "BinaryCrossentropy": "scratchnet.losses",
+    "MeanSquaredError": "scratchnet.losses", "MeanAbsoluteError": "scratchnet.losses",
     "Callback": "scratchnet.callbacks", "EarlyStopping": "scratchnet.callbacks",
     "History": "scratchnet.callbacks", "Input": "scratchnet.model",
     "Sequential": "scratchnet.model", "SparseCategoricalCrossentropy": "scratchnet.losses",
 }
-_SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference")
+_SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference", "regularizers")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

@@ -40,14 +40,14 @@ class FitPosition:
     batch: int = 0  # batches of ``epoch`` already done
     epoch_rng_state: dict = field(default_factory=dict)  # shuffle stream at epoch start
     loss_sum: float = 0.0
-    correct: int = 0
+    counts: dict = field(default_factory=dict)  # each metric's running sum this epoch
     seen: int = 0
 
     def start_epoch(self) -> None:
         """Remember (or, resuming mid-epoch, rewind to) the shuffle stream's epoch start."""
         if self.batch == 0:
             self.epoch_rng_state = copy.deepcopy(self.shuffle_rng.bit_generator.state)
-            self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+            self.loss_sum, self.counts, self.seen = 0.0, {}, 0
         else:
             self.shuffle_rng.bit_generator.state = copy.deepcopy(self.epoch_rng_state)
 
@@ -74,7 +74,7 @@ def write_backup(folder: Path, model, position: FitPosition) -> Path:
         "layers": [type(layer).__name__ for layer in model.layers],
         "epoch": position.epoch, "batch": position.batch,
         "steps": position.steps, "samples": position.samples,
-        "loss_sum": position.loss_sum, "correct": position.correct, "seen": position.seen,
+        "loss_sum": position.loss_sum, "counts": position.counts, "seen": position.seen,
         "iterations": model.optimizer.iterations,
         "epoch_rng_state": position.epoch_rng_state,
         "layer_rng_states": [None if layer.rng is None else layer.rng.bit_generator.state
@@ -127,7 +127,8 @@ def restore_backup(folder: Path, model, position: FitPosition) -> bool:
         model.optimizer.load_state(meta["iterations"], slots)
         position.epoch, position.batch = int(meta["epoch"]), int(meta["batch"])
         position.loss_sum = float(meta["loss_sum"])
-        position.correct, position.seen = int(meta["correct"]), int(meta["seen"])
+        position.counts = {str(k): float(v) for k, v in dict(meta["counts"]).items()}
+        position.seen = int(meta["seen"])
         position.epoch_rng_state = meta["epoch_rng_state"]
         position.shuffle_rng.bit_generator.state = copy.deepcopy(meta["epoch_rng_state"])
         for layer, state in zip(model.layers, meta["layer_rng_states"], strict=True):

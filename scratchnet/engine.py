@@ -45,7 +45,7 @@ class ReferenceEngine:
     def forward(self, x, training: bool, logits: bool):
         """The model's output on ``x``, or its logits (before a softmax that the loss fuses)."""
         layers = self.model.layers
-        fused = self.model.fused_softmax if logits else None
+        fused = self.model.fused_activation if logits else None
         for i, layer in enumerate(layers):
             last = i == len(layers) - 1
             if last and fused == "layer":
@@ -60,7 +60,7 @@ class ReferenceEngine:
 
         Returns ``(mean loss, logits)``.
         """
-        layers, fused = self.model.layers, self.model.fused_softmax
+        layers, fused = self.model.layers, self.model.fused_activation
         logits = self.forward(x, training, logits=True)
         loss, dy = self.model.loss.reference(logits, y)
         for i in range(len(layers) - 1, -1, -1):

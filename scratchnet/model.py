@@ -11,12 +11,12 @@ import numpy as np
 
 from scratchnet.engine import check_engine, make_engine
 from scratchnet.inputs import as_model_input, check_input_shape
-from scratchnet.layers.activations import Softmax
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
-from scratchnet.losses import SparseCategoricalCrossentropy, get_loss
+from scratchnet.losses import get_loss
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
+from scratchnet.training_metrics import resolve as resolve_metric
 
 
 class Input:
@@ -54,9 +54,10 @@ class Sequential:
         self.optimizer = None
         self.loss = None
         self.stop_training = False
-        #: Where the loss takes over the final softmax: "layer" (a Softmax layer),
-        #: "activation" (the last layer's activation='softmax') or None. Set by compile.
-        self.fused_softmax = None
+        #: Where the loss takes over the final softmax (or sigmoid): "layer" (a Softmax
+        #: layer), "activation" (the last layer's activation='softmax') or None. By compile.
+        self.fused_activation = None
+        self.metrics, self.metric_functions = [], []
         self.engine = check_engine(engine)
         self._engine = None  # made by build
         #: How many times ``fit`` has started: each call without a seed of its own derives
@@ -141,6 +142,31 @@ class Sequential:
     def gradients(self) -> list[np.ndarray]:
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every layer's weights, layer by layer in Keras's order."""
+        if not self.built:
+            self.build()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Write ``weights`` (as ``get_weights`` returns them) into the layers, in place."""
+        if not self.built:
+            self.build()
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"model {self.name!r}: expected {expected} arrays (as get_weights "
+                             f"returns), got {len(weights)}")
+        start = 0
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[start:start + n])
+            start += n
+
+    def regularization_loss(self) -> float:
+        """The sum of every layer's weight penalties (``kernel_regularizer=`` ...)."""
+        return sum((layer.regularization_penalty() for layer in self.layers), 0.0)
+
     def count_params(self) -> int:
         if not self.built:
             self.build()
@@ -150,8 +176,11 @@ class Sequential:
         """Print (and return) a table of layers, output shapes and parameter counts."""
         if not self.built:
             self.build()
+        # As Keras, a layer's count includes its non-trainable state (BatchNorm's moving
+        # statistics); the totals below split the two.
         rows = [(f"{layer.name} ({type(layer).__name__})", str((None, *layer.output_shape)),
-                 f"{layer.count_params():,}") for layer in self.layers]
+                 f"{layer.count_params() + sum(v.size for v in layer.state.values()):,}")
+                for layer in self.layers]
         widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
                   for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
         line = "=" * sum(widths)
@@ -174,28 +203,29 @@ class Sequential:
     # -- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy",
                 metrics=("accuracy",)) -> None:
-        """Choose the optimizer and loss. ``metrics`` may be ``['accuracy']`` or empty."""
+        """Choose the optimizer, the loss and the metrics (names or instances, as Keras).
+
+        A crossentropy loss with ``from_logits=False`` on a model ending in its activation
+        (softmax, or sigmoid for binary crossentropy) takes over that activation: in
+        training the model stops before it, and ``self.loss`` is the loss's fused form on
+        the logits (``Loss.fused``). Otherwise ``self.loss`` is the loss as given.
+        """
         self.optimizer = get_optimizer(optimizer)
-        self.loss = get_loss(loss)
+        given = get_loss(loss)
         self.metrics = list(metrics or [])
-        unknown = [m for m in self.metrics if m not in ("accuracy", "acc")]
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; scratchnet computes 'accuracy'")
+        self.metric_functions = [resolve_metric(m, given.name) for m in self.metrics]
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers")
         last = self.layers[-1]
-        if isinstance(self.loss, SparseCategoricalCrossentropy) and not self.loss.from_logits:
-            if isinstance(last, Softmax):
-                self.fused_softmax = "layer"
-            elif isinstance(last.activation, Softmax):
-                self.fused_softmax = "activation"
-            else:
-                raise ValueError(
-                    f"model {self.name!r} does not end in a softmax: give its last layer "
-                    "activation='softmax', or use SparseCategoricalCrossentropy(from_logits=True)"
-                )
-        else:
-            self.fused_softmax = None
+        self.fused_activation, self.loss = None, given
+        if not given.from_logits and given.fuses is not None:
+            if isinstance(last, given.fuses):
+                self.fused_activation = "layer"
+            elif isinstance(last.activation, given.fuses):
+                self.fused_activation = "activation"
+            if self.fused_activation:
+                self.loss = given.fused()
+        self._accuracy = resolve_metric("accuracy", given.name)[1]
 
     # -- forward and backward -------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -219,19 +249,39 @@ class Sequential:
         """Forward, loss and backward for one batch, without updating. Returns (loss, logits).
 
         Fills every layer's ``grads``. On the fast engine a training batch large enough is
-        split across the cores (``scratchnet.parallel``).
+        split across the cores (``scratchnet.parallel``). Weight penalties (regularizers)
+        are added here, once for the whole batch, to the loss and to the gradients.
         """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
         self.build_for(x)
         self.layers[0].check_input(x)
-        return self._engine.gradients(x, y, training)
+        loss, logits = self._engine.gradients(x, y, training)
+        for layer in self.layers:
+            if layer.regularizers:
+                loss += layer.regularization_penalty()
+                layer.add_regularization_gradients()
+        return loss, logits
 
     def train_step(self, x: np.ndarray, y: np.ndarray):
-        """One optimisation step on a batch. Returns (mean loss, number correct)."""
+        """One optimisation step on a batch. Returns (mean loss, number correct), the count
+        of Keras's 'accuracy' for this loss (fractional for binary accuracy)."""
         loss, logits = self.compute_gradients(x, y, training=True)
         self.optimizer.apply(self.parameters, self.gradients)
-        return loss, int(np.count_nonzero(logits.argmax(axis=1) == y))
+        return loss, self._accuracy(y, logits, self.loss.from_logits)
+
+    def fit_step(self, x: np.ndarray, y: np.ndarray):
+        """One optimisation step. Returns (mean loss, ``batch_metrics`` of the batch): the
+        training loop sums the counts and divides by the samples seen."""
+        loss, logits = self.compute_gradients(x, y, training=True)
+        self.optimizer.apply(self.parameters, self.gradients)
+        return loss, self.batch_metrics(y, logits)
+
+    def batch_metrics(self, y, outputs) -> dict[str, float]:
+        """Each compiled metric's count over a batch, from what ``logits`` returned for it
+        (the training loop adds them up and divides by the samples seen)."""
+        return {name: fn(y, outputs, self.loss.from_logits)
+                for name, fn in self.metric_functions}
 
     def reseed(self, entropy) -> np.random.Generator:
         """Give every layer a fresh random stream from ``entropy`` (an int or tuple of ints);

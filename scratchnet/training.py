@@ -1,7 +1,7 @@
 """The training loop: fit, evaluate and predict, with progress and callbacks.
 
 These functions are bound as methods of ``Sequential``; they only use its public
-members (``build_for``, ``train_step``, ``logits``, ``__call__``, ``reseed``,
+members (``build_for``, ``fit_step``, ``batch_metrics``, ``logits``, ``__call__``, ``reseed``,
 ``fit_calls``, ``fit_position``), so the loop reads top to bottom without the model's
 internals.
 
@@ -25,7 +25,6 @@ from scratchnet import inputs, interrupt
 from scratchnet.backup import FitPosition
 from scratchnet.callbacks import Callback, History
 from scratchnet.guard import StepGuard
-from scratchnet.losses import check_labels
 
 
 def _batches(n: int, batch_size: int, first: int = 0):
@@ -58,7 +57,7 @@ def _check_data(model, x, y, what="x", caller="fit"):
     if y.ndim == 0 or len(y) != len(x):
         got = "a scalar" if y.ndim == 0 else f"{len(y)}"
         raise ValueError(f"{what} has {len(x)} samples but its labels have {got}")
-    return x, check_labels(y, model.output_shape[-1], len(x))
+    return x, model.loss.check_targets(y, model.output_shape, len(x))
 
 
 def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
@@ -159,7 +158,7 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
         for b, (lo, hi) in enumerate(_batches(n, batch_size, position.batch), position.batch):
             idx = order[lo:hi]
             guard.save(model)
-            loss, n_correct = model.train_step(x[idx], y[idx])
+            loss, counts = model.fit_step(x[idx], y[idx])
             if not guard.finite(loss, model):
                 guard.restore(model)
                 if _stopped_on_nan(model, cbs, b, loss):
@@ -172,27 +171,26 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
                     "TerminateOnNaN to stop training instead")
             guard.watch(loss, epoch, b)
             position.loss_sum += loss * (hi - lo)
-            position.correct += n_correct
+            for name, count in counts.items():
+                position.counts[name] = position.counts.get(name, 0.0) + count
             position.seen += hi - lo
             position.batch = b + 1
-            logs = {"loss": position.loss_sum / position.seen,
-                    "accuracy": position.correct / position.seen}
+            logs = _running_logs(position)
             for cb in cbs:
                 cb.on_batch_end(b, logs)
             bar.update(1)
             if b % 20 == 0 or hi == n:
-                bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.4f}",
-                                refresh=False)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
             interrupt.check()
             if model.stop_training:
                 break
     finally:
         bar.close()
-    logs = {"loss": position.loss_sum / max(position.seen, 1),
-            "accuracy": position.correct / max(position.seen, 1)}
+    logs = _running_logs(position)
     if x_val is not None and len(x_val):
-        val_loss, val_acc = _evaluate(model, x_val, y_val, max(batch_size, 256), verbose=0)
-        logs.update(val_loss=val_loss, val_accuracy=val_acc)
+        val = _evaluate(model, x_val, y_val, max(batch_size, 256), verbose=0)
+        logs.update({f"val_{k}": v for k, v in val.items()})
+    logs["learning_rate"] = model.optimizer.current_learning_rate()
     logs["time"] = time.perf_counter() - start_time
     if verbose:
         figures = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "time")
@@ -202,40 +200,50 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
         cb.on_epoch_end(epoch, logs)
 
 
+def _running_logs(position) -> dict:
+    """The epoch's mean loss and metrics so far."""
+    seen = max(position.seen, 1)
+    return {"loss": position.loss_sum / seen,
+            **{name: count / seen for name, count in position.counts.items()}}
+
+
 def _stopped_on_nan(model, cbs, batch, loss) -> bool:
     """Show the callbacks the non-finite loss; True if one of them stopped training."""
     model.stop_training = False
+    logs = {"loss": loss if not math.isfinite(loss) else math.nan,
+            **{name: math.nan for name, _ in model.metric_functions}}
     for cb in cbs:
-        cb.on_batch_end(batch, {"loss": loss if not math.isfinite(loss) else math.nan,
-                                "accuracy": math.nan})
+        cb.on_batch_end(batch, logs)
     return model.stop_training
 
 
 def evaluate(model, x, y, batch_size=32, verbose=0, return_dict=False):
-    """Mean loss and accuracy over ``(x, y)``, in batches, in inference mode.
+    """Mean loss and every compiled metric over ``(x, y)``, in batches, in inference mode.
 
-    Returns ``[loss, accuracy]``, or ``{'loss': ..., 'accuracy': ...}`` with ``return_dict``.
+    Returns ``[loss, *metrics]``, or ``{'loss': ..., 'accuracy': ..., ...}`` with
+    ``return_dict``. As in Keras, the loss includes the regularizers' penalties.
     """
     if model.loss is None:
         raise RuntimeError(f"model {model.name!r} must be compiled before evaluate")
     batch_size = inputs.integer(batch_size, "batch_size", 1)
     x, y = _check_data(model, x, inputs.labels(y), caller="evaluate")
     with interrupt.deferred_sigint():
-        loss, accuracy = _evaluate(model, x, y, batch_size, verbose)
-    result = {"loss": loss, "accuracy": accuracy}
-    return result if return_dict else [result["loss"], result["accuracy"]]
+        result = _evaluate(model, x, y, batch_size, verbose)
+    return result if return_dict else list(result.values())
 
 
-def _evaluate(model, x, y, batch_size, verbose):
-    loss_sum, correct = 0.0, 0
+def _evaluate(model, x, y, batch_size, verbose) -> dict:
+    loss_sum, counts = 0.0, {name: 0.0 for name, _ in model.metric_functions}
     for lo, hi in tqdm(list(_batches(len(x), batch_size)), leave=False, desc="evaluate",
                        disable=not (verbose == 1 and _interactive())):
         logits = model.logits(x[lo:hi], training=False)
         loss, _ = model.loss(logits, y[lo:hi])
         loss_sum += loss * (hi - lo)
-        correct += int(np.count_nonzero(logits.argmax(axis=1) == y[lo:hi]))
+        for name, count in model.batch_metrics(y[lo:hi], logits).items():
+            counts[name] += count
         interrupt.check()
-    return loss_sum / len(x), correct / len(x)
+    return {"loss": loss_sum / len(x) + model.regularization_loss(),
+            **{name: count / len(x) for name, count in counts.items()}}
 
 
 def predict(model, x, batch_size=32, verbose=0):

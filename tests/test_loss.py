@@ -1,4 +1,7 @@
-"""Fused softmax cross-entropy: gradient, stability, its numba kernel and label checks."""
+"""Fused softmax cross-entropy: gradient, stability, its numba kernel and label checks.
+
+The loss takes logits with from_logits=True (what a model ending in softmax hands it);
+with from_logits=False it takes probabilities, as Keras's (tests/test_losses.py)."""
 
 import numpy as np
 import pytest
@@ -19,7 +22,7 @@ def test_loss_gradient(n, c, scale, seed):
     rng = np.random.default_rng(seed)
     logits = rng.standard_normal((n, c)) * scale
     labels = rng.integers(0, c, n)
-    assert check_loss(SparseCategoricalCrossentropy(), logits, labels) <= 1e-6
+    assert check_loss(SparseCategoricalCrossentropy(from_logits=True), logits, labels) <= 1e-6
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -42,7 +45,7 @@ def test_kernel_matches_reference(dtype, n, c, scale, seed, extra):
 def test_loss_value_against_definition():
     logits = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
     labels = np.array([2, 1])
-    loss, grad = SparseCategoricalCrossentropy()(logits, labels)
+    loss, grad = SparseCategoricalCrossentropy(from_logits=True)(logits, labels)
     p0 = np.exp(logits[0]) / np.exp(logits[0]).sum()
     assert loss == pytest.approx((-np.log(p0[2]) + 1000.0) / 2)  # huge logits stay finite
     np.testing.assert_allclose(grad[0], (p0 - [0, 0, 1]) / 2)

@@ -94,10 +94,12 @@ def test_model_with_logits_and_separate_softmax_layer():
     np.testing.assert_allclose(softmax.predict(x).sum(axis=1), 1.0)
 
 
-def test_compile_requires_a_softmax_or_from_logits():
+def test_without_a_final_softmax_the_loss_takes_the_outputs_as_probabilities():
+    # Keras's rule: from_logits=False means the outputs are probabilities. Only a model
+    # that ends in the softmax hands the loss its logits instead.
     model = Sequential([Input((4,)), Dense(3)])
-    with pytest.raises(ValueError, match="does not end in a softmax"):
-        model.compile("adam")
+    model.compile("adam")
+    assert model.fused_activation is None and not model.loss.from_logits
 
 
 def test_build_errors_name_the_layer():

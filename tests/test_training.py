@@ -54,7 +54,9 @@ def test_training_reduces_the_loss_and_history_has_keras_keys():
     model.compile("adam")
     x, y = toy_data(model, 256)
     history = model.fit(x, y, batch_size=32, epochs=8, validation_split=0.25, verbose=0)
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy",
+                                    "learning_rate", "time"}
+    assert history.history["learning_rate"] == [1e-3] * 8  # as Keras 3 logs it
     assert len(history.history["loss"]) == 8 and history.epoch == list(range(8))
     assert history.history["loss"][-1] < history.history["loss"][0]
 

@@ -13,6 +13,7 @@ fast implementation, subclass :class:`Runner` and :func:`register` it.
 
 from __future__ import annotations
 
+from scratchnet.fast.batchnorm import FastBatchNorm
 from scratchnet.fast.bidirectional import FastBidirectional
 from scratchnet.fast.conv2d import FastConv2D
 from scratchnet.fast.dense import FastDense
@@ -25,6 +26,7 @@ from scratchnet.fast.simple_rnn import FastSimpleRNN
 from scratchnet.layers import (
     GRU,
     LSTM,
+    BatchNormalization,
     Bidirectional,
     Conv2D,
     Dense,
@@ -34,9 +36,9 @@ from scratchnet.layers import (
 )
 
 _RUNNERS: dict[type, type[Runner]] = {
-    Bidirectional: FastBidirectional, Conv2D: FastConv2D, Dense: FastDense,
-    Dropout: FastDropout, GRU: FastGRU, LSTM: FastLSTM, MaxPool2D: FastMaxPool2D,
-    SimpleRNN: FastSimpleRNN,
+    BatchNormalization: FastBatchNorm, Bidirectional: FastBidirectional, Conv2D: FastConv2D,
+    Dense: FastDense, Dropout: FastDropout, GRU: FastGRU, LSTM: FastLSTM,
+    MaxPool2D: FastMaxPool2D, SimpleRNN: FastSimpleRNN,
 }
 
 

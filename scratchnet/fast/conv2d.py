@@ -51,6 +51,9 @@ class FastConv2D(Runner):
         self.Wo, self.pad_left = conv_output_size(W, kw, sw, layer.padding)
         self.K = kh * kw * C  # one im2col row: a receptive field across all channels
         self.tail = BiasActivation(layer.activation, layer.dtype)
+        # use_bias=False: the fused tail adds zeros and sums a db nobody reads.
+        self.no_bias = np.zeros(layer.filters, layer.dtype)
+        self.no_db = np.zeros(layer.filters, layer.dtype)
         # Scratch (rows, K) matrices, reallocated only when their size changes: the im2col
         # matrix of the batch, and dcols for one backward chunk.
         self.cols = self.dcols = None
@@ -99,7 +102,8 @@ class FastConv2D(Runner):
         """x (N, H, W, C) -> y (N, Ho, Wo, F) or its crop; keeps im2col for backward."""
         self.inference_pass = False  # even at inference, the caches fit this pass
         z = self._linear(x)
-        y = self.tail.forward(z, self.layer.params["b"], training, activate)
+        b = self.layer.params.get("b", self.no_bias)
+        y = self.tail.forward(z, b, training, activate)
         return y.reshape(x.shape[0], *self.computed_shape)  # rows are (n, i, j)-ordered
 
     def pooled(self, x, pool):
@@ -113,7 +117,8 @@ class FastConv2D(Runner):
         z = self._linear(x).reshape(x.shape[0], *self.computed_shape)
         y = pool.forward(z, False)
         F = self.layer.filters
-        self.tail.forward(y.reshape(-1, F), self.layer.params["b"], False, True)  # in place
+        b = self.layer.params.get("b", self.no_bias)
+        self.tail.forward(y.reshape(-1, F), b, False, True)  # in place
         return y
 
     def backward(self, dy, activate=True):
@@ -123,11 +128,12 @@ class FastConv2D(Runner):
         expected = None if N is None else (N, *self.out, F)
         dY = self.check_upstream(dy, expected).reshape(-1, F)  # (P, F)
         dW = self.grads["W"].reshape(-1, F)
+        db = self.grads.get("b", self.no_db)
         if self.tail.relu_out is not None and not self.need_input_grad and self.K <= small_k.MAX_K:
             # dW, db from dy and the ReLU output directly; dz is never stored.
-            small_k.relu_weight_grads(dY, self.tail.relu_out, cols, dW, self.grads["b"])
+            small_k.relu_weight_grads(dY, self.tail.relu_out, cols, dW, db)
             return None
-        dY = self.tail.backward(dY, self.grads["b"])  # through act; db sums every position
+        dY = self.tail.backward(dY, db)  # through act; db sums every position
         np.matmul(cols.T, dY, out=dW)  # dW = cols^T dY, in place
         if not self.need_input_grad:
             return None  # first layer: the (P, K) GEMM and col2im would be wasted

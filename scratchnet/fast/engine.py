@@ -14,17 +14,20 @@ model computes beyond the order of some float sums:
 
 A batch large enough runs in shards, one per core (``scratchnet.parallel``), each on its
 own set of runners; their gradients are summed in shard order into the layers' ``grads``.
+Runners that need sums over the whole batch (BatchNormalization's statistics) get the
+step's :class:`~scratchnet.fast.sync.ShardGroup` and their shard's index.
 """
 
 from __future__ import annotations
 
+import threading
 from itertools import pairwise
 
 import numpy as np
 
 from scratchnet import parallel
 from scratchnet.fast import runner_for
-from scratchnet.losses import check_labels
+from scratchnet.fast.sync import ShardGroup
 
 
 class FastEngine:
@@ -76,7 +79,7 @@ class FastEngine:
         return self._forward_on(runners, x, False, logits)
 
     def _forward_on(self, runners, x, training: bool, logits: bool) -> np.ndarray:
-        fused = self.model.fused_softmax if logits else None
+        fused = self.model.fused_activation if logits else None
         last, i = len(runners) - 1, 0
         while i <= last:
             if i == last and fused == "layer":
@@ -98,16 +101,30 @@ class FastEngine:
         bounds = parallel.shard_bounds(len(x)) if training else None
         if bounds is None:
             return self._gradients_on(self.whole, x, y, training, len(x))
-        y = check_labels(y, self.layers[-1].output_shape[-1], len(x))  # the whole batch's
+        # The whole batch's targets, checked by the loss that reads them.
+        y = self.model.loss.check_targets(y, self.layers[-1].output_shape, len(x))
         drawn = [r.draw(len(x)) for r in self.whole]  # as unsharded, in batch order
 
-        def shard(runners, xs, ys, *noise):
+        sets = self._shard_sets(len(bounds) - 1)
+        group = ShardGroup(len(sets))  # for runners that need whole-batch sums (BatchNorm)
+
+        def shard(indexed, xs, ys, *noise):
+            k, runners = indexed
             for runner, rows in zip(runners, noise, strict=True):
                 runner.drawn = rows  # this shard's rows of the batch's draw, or None
-            return self._gradients_on(runners, xs, ys, True, len(x))
+                runner.group, runner.shard = group, k
+            try:
+                return self._gradients_on(runners, xs, ys, True, len(x))
+            except threading.BrokenBarrierError:
+                raise  # another shard failed first: its error is group.error
+            except BaseException as err:
+                group.abort(err)
+                raise
 
-        sets = self._shard_sets(len(bounds) - 1)
-        results = parallel.run_shards(bounds, sets, shard, x, y, *drawn)
+        try:
+            results = parallel.run_shards(bounds, list(enumerate(sets)), shard, x, y, *drawn)
+        except threading.BrokenBarrierError:
+            raise group.error from None
         for i, layer in enumerate(self.layers):  # summed in shard order
             for key, total in layer.grads.items():
                 np.add(sets[0][i].grads[key], sets[1][i].grads[key], out=total)
@@ -119,7 +136,7 @@ class FastEngine:
         model = self.model
         logits = self._forward_on(runners, x, training, logits=True)
         loss, dy = model.loss(logits, y, batch_size=batch_size)
-        fused = model.fused_softmax
+        fused = model.fused_activation
         last = len(runners) - 1
         for i in range(last, -1, -1):
             if i == last and fused == "layer":

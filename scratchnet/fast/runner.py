@@ -44,6 +44,10 @@ class Runner:
         self.grads = grads
         self.need_input_grad = True  # False on a model's first layer
         self.drawn = None  # this shard's rows of the batch's random draw (see draw)
+        # The sharded training step this runner takes part in (scratchnet.fast.sync), and
+        # its shard's index; None and 0 for a batch run whole.
+        self.group = None
+        self.shard = 0
         self.inference_pass = False  # the last forward kept nothing for backward
 
     # -- what the engine asks once, at build time -------------------------------------------

@@ -1,7 +1,8 @@
 """Layers: each module holds one layer's forward and backward pass side by side."""
 
-from scratchnet.layers.activations import ReLU, Sigmoid, Softmax, Tanh, get_activation
+from scratchnet.layers.activations import Activation, ReLU, Sigmoid, Softmax, Tanh, get_activation
 from scratchnet.layers.base import Layer
+from scratchnet.layers.batchnorm import BatchNormalization
 from scratchnet.layers.bidirectional import Bidirectional
 from scratchnet.layers.conv2d import Conv2D
 from scratchnet.layers.dense import Dense
@@ -14,7 +15,7 @@ from scratchnet.layers.reshape import Flatten, Reshape
 from scratchnet.layers.simple_rnn import SimpleRNN
 
 __all__ = [
-    "GRU", "LSTM", "Bidirectional", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
-    "MaxPool2D", "ReLU", "Recurrent", "Reshape", "Sigmoid", "SimpleRNN", "Softmax", "Tanh",
-    "get_activation",
+    "GRU", "LSTM", "Activation", "BatchNormalization", "Bidirectional", "Conv2D", "Dense",
+    "Dropout", "Flatten", "Layer", "MaxPool2D", "ReLU", "Recurrent", "Reshape", "Sigmoid",
+    "SimpleRNN", "Softmax", "Tanh", "get_activation",
 ]

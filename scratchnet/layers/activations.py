@@ -71,3 +71,26 @@ def get_activation(spec) -> Layer | None:
     if isinstance(spec, str) and spec.lower() in _ACTIVATIONS:
         return _ACTIVATIONS[spec.lower()]()
     raise ValueError(f"unknown activation {spec!r}; choose one of {sorted(_ACTIVATIONS)}")
+
+
+class Activation(Layer):
+    """A named activation as a layer of its own, as ``keras.layers.Activation('relu')``.
+
+    The layer itself is the identity; the activation runs after it through the
+    ``activation=`` mechanism every layer has (so a final ``Activation('softmax')`` is
+    fused with the cross-entropy loss like a Dense layer's ``activation='softmax'``).
+
+    Parameters
+    ----------
+    activation : str or Layer
+        ``'relu'``, ``'tanh'``, ``'sigmoid'``, ``'softmax'`` or ``'linear'``.
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+
+    def forward(self, x, training):
+        return x
+
+    def backward(self, dy):
+        return dy

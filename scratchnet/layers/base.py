@@ -65,12 +65,21 @@ class Layer:
     input_shape : tuple of int, optional
         Shape of one sample; only needed on a model's first layer.
     name : str, optional
+    kernel_regularizer, recurrent_regularizer, bias_regularizer : Regularizer or str, optional
+        Penalties on the parameters ``REGULARIZED`` names (``scratchnet.regularizers``):
+        the model adds ``penalty`` to its loss and ``gradient`` to the parameter's
+        gradient, once per step. Any layer whose parameters use those names takes them.
     """
 
     _counts: dict[str, int] = {}
+    #: Which parameter each regularizer argument applies to (Keras's kernel / recurrent
+    #: kernel / bias). A layer of your own with other names overrides this.
+    REGULARIZED = {"kernel_regularizer": "W", "recurrent_regularizer": "U",
+                   "bias_regularizer": "b"}
 
-    def __init__(self, activation=None, input_shape=None, name=None):
-        kind = type(self).__name__.lower()
+    def __init__(self, activation=None, input_shape=None, name=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None):
+        kind = type(self).__dict__.get("default_name", type(self).__name__.lower())
         if name is None:
             n = Layer._counts.get(kind, 0)
             Layer._counts[kind] = n + 1
@@ -92,6 +101,13 @@ class Layer:
         self.cache = None  # what the last forward keeps for backward
         self._output = None  # (shape, dtype) of the last call's output, for backprop's check
         self.rng = np.random.default_rng(0)
+        from scratchnet.regularizers import get_regularizer
+
+        given = {"kernel_regularizer": kernel_regularizer,
+                 "recurrent_regularizer": recurrent_regularizer,
+                 "bias_regularizer": bias_regularizer}
+        self.regularizers = {arg: get_regularizer(spec) for arg, spec in given.items()
+                             if spec is not None}
 
     # -- building ---------------------------------------------------------------------------
     def build(self, input_shape, dtype=np.float32, rng=None) -> tuple[int, ...]:
@@ -104,6 +120,12 @@ class Layer:
         if self.activation is not None:
             self.activation.build(self.output_shape, self.dtype, self.rng)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        for arg in self.regularizers:
+            key = self.REGULARIZED.get(arg)
+            if key not in self.params:
+                raise ValueError(f"{self.name}: {arg} was given, but the layer has no "
+                                 f"parameter {key!r} for it (its parameters: "
+                                 f"{sorted(self.params)}); remove the {arg}")
         self.cache = self._output = None
         self.built = True
         return self.output_shape
@@ -187,6 +209,49 @@ class Layer:
                 f"directly do not convert: pass x.astype(np.{self.dtype}) (a model's fit, "
                 "evaluate and predict convert for you)"
             )
+
+    # -- regularization (the model calls these once per step) -----------------------------
+    def regularization_penalty(self) -> float:
+        """The sum of this layer's weight penalties, for the loss."""
+        return sum((reg.penalty(self.params[self.REGULARIZED[arg]])
+                    for arg, reg in self.regularizers.items()), 0.0)
+
+    def add_regularization_gradients(self) -> None:
+        """Add each penalty's gradient to its parameter's gradient, in place."""
+        for arg, reg in self.regularizers.items():
+            key = self.REGULARIZED[arg]
+            self.grads[key] += reg.gradient(self.params[key])
+
+    # -- weights, in Keras's order -----------------------------------------------------------
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The layer's arrays themselves: trainable params, then state (Keras's order)."""
+        return [*self.params.values(), *self.state.values()]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of :attr:`weights`: e.g. Dense [kernel W, bias b], BatchNormalization
+        [gamma, beta, moving_mean, moving_variance], LSTM [W, U, b]."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Write ``weights`` (as ``get_weights`` returns them) into the layer, in place."""
+        if not self.built:
+            raise RuntimeError(f"{self.name}: build the layer (or its model) before "
+                               "set_weights")
+        mine = self.weights
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"{self.name}: expected {len(mine)} arrays (shapes "
+                             f"{[w.shape for w in mine]}), got {len(weights)}")
+        arrays = [np.asarray(w) for w in weights]
+        for i, (target, w) in enumerate(zip(mine, arrays, strict=True)):
+            if w.shape != target.shape:
+                raise ValueError(f"{self.name}: weight {i} must have shape {target.shape}, "
+                                 f"got {w.shape}")
+            if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
+                raise TypeError(f"{self.name}: weight {i} must be real numbers, got {w.dtype}")
+        for target, w in zip(mine, arrays, strict=True):  # all checked before any is written
+            target[...] = w
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))

@@ -32,7 +32,8 @@ class Conv2D(Layer):
     kernel_size : int or (int, int)
     strides : int or (int, int), default 1
     padding : {'valid', 'same'}
-    activation, input_shape, name
+    use_bias : bool, default True
+    activation, input_shape, name, kernel_regularizer, bias_regularizer
         As in :class:`~scratchnet.layers.base.Layer`.
 
     Attributes
@@ -41,8 +42,9 @@ class Conv2D(Layer):
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
-                 input_shape=None, name=None):
-        super().__init__(activation=activation, input_shape=input_shape, name=name)
+                 use_bias=True, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        self.use_bias = bool(use_bias)
         self.filters = positive_int(filters, f"{self.name}: filters")
         self.kernel_size = int_pair(kernel_size, f"{self.name}: kernel_size")
         self.strides = int_pair(strides, f"{self.name}: strides")
@@ -55,20 +57,21 @@ class Conv2D(Layer):
         self.params = {
             # Keras's fans for a conv kernel: the receptive field times in/out channels.
             "W": glorot_uniform((kh, kw, C, F), kh * kw * C, kh * kw * F, rng, self.dtype),
-            "b": zeros((F,), self.dtype),
         }
+        if self.use_bias:
+            self.params["b"] = zeros((F,), self.dtype)
         Ho, _ = conv_output_size(H, kh, sh, self.padding)
         Wo, _ = conv_output_size(W, kw, sw, self.padding)
         return Ho, Wo, F
 
     def forward(self, x, training):
         """x (N, H, W, C) -> y (N, Ho, Wo, F)."""
-        y, self.cache = conv2d_forward(x, self.params["W"], self.params["b"], self.strides,
+        y, self.cache = conv2d_forward(x, self.params["W"], self.params.get("b"), self.strides,
                                        self.padding)
         return y
 
     def backward(self, dy):
         """dy (N, Ho, Wo, F) -> dx (N, H, W, C); dW (kh, kw, C, F), db (F,)."""
         dx, dW, db = conv2d_backward(dy, self.backward_cache())
-        self.store_grads(W=dW, b=db)
+        self.store_grads(W=dW, **({"b": db} if self.use_bias else {}))
         return dx

@@ -59,8 +59,10 @@ class GRU(Recurrent):
     """
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
-                 reset_after=True, input_shape=None, name=None):
-        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name)
+                 reset_after=True, input_shape=None, name=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None):
+        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name,
+                         kernel_regularizer, recurrent_regularizer, bias_regularizer)
         if reset_after is not True:
             raise ValueError(
                 f"{self.name}: only reset_after=True (Keras 3's and PyTorch's GRU) is "

@@ -59,8 +59,10 @@ class LSTM(Recurrent):
     state_names = ("h", "c")
 
     def __init__(self, units, return_sequences=False, input_shape=None, name=None, *,
-                 return_state=False, go_backwards=False):
-        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name)
+                 return_state=False, go_backwards=False, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None):
+        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name,
+                         kernel_regularizer, recurrent_regularizer, bias_regularizer)
 
     def _make_params(self, d, rng):
         h = self.units

@@ -50,8 +50,12 @@ class Recurrent(Layer):
     state_names: tuple[str, ...] = ("h",)
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
-                 input_shape=None, name=None):
-        super().__init__(input_shape=input_shape, name=name)
+                 input_shape=None, name=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None):
+        super().__init__(input_shape=input_shape, name=name,
+                         kernel_regularizer=kernel_regularizer,
+                         recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer)
         self.units = positive_int(units, f"{self.name}: units")
         self.return_sequences = flag(return_sequences, f"{self.name}: return_sequences")
         self.return_state = flag(return_state, f"{self.name}: return_state")

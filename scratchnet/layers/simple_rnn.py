@@ -46,9 +46,11 @@ class SimpleRNN(Recurrent):
     """
 
     def __init__(self, units, activation="tanh", return_sequences=False, return_state=False,
-                 go_backwards=False, input_shape=None, name=None):
+                 go_backwards=False, input_shape=None, name=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None):
         act = "linear" if activation is None else activation
-        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name)
+        super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name,
+                         kernel_regularizer, recurrent_regularizer, bias_regularizer)
         if act not in ACTIVATIONS:
             raise ValueError(f"{self.name}: activation must be one of {sorted(ACTIVATIONS)} "
                              f"or None, got {activation!r}")

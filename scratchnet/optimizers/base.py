@@ -1,4 +1,17 @@
-"""The optimizer contract: update a list of parameter arrays in place from their gradients."""
+"""The optimizer contract: update a list of parameter arrays in place from their gradients.
+
+One step (``apply``), in Keras 3's order:
+
+1. the gradients are clipped (``clipnorm``, ``global_clipnorm`` or ``clipvalue``: at
+   most one of them), into copies: the model's own gradients are left as they were;
+2. the learning rate of this step is evaluated: a number, a schedule called at
+   ``iterations`` (the count of steps already taken), or a callable of no arguments;
+3. with ``weight_decay``, every parameter shrinks by ``p * weight_decay * lr`` (decoupled
+   from the gradient, as AdamW);
+4. the subclass's update rule runs on each parameter; then ``iterations`` counts the step.
+
+The update rules themselves are written in ``scratchnet.reference.optimizers``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +19,9 @@ import math
 import numbers
 
 import numpy as np
+
+from scratchnet.optimizers.schedules import LearningRateSchedule
+from scratchnet.reference import optimizers as rules
 
 
 def _real(value) -> bool:
@@ -25,51 +41,154 @@ def unit_interval(value, what: str) -> float:
     return float(value)
 
 
-class Optimizer:
-    """Subclasses implement ``_update(i, param, grad)`` for the i-th parameter.
+def _optional_positive(value, what: str) -> float | None:
+    return None if value is None else positive_float(value, what)
 
-    Per-parameter state (momenta) is created lazily with ``slot``, in the
-    parameter's own dtype, so float32 training never holds float64 state.
+
+class Optimizer:
+    """Subclasses implement ``_update(i, param, grad, lr)`` for the i-th parameter.
+
+    Parameters
+    ----------
+    learning_rate : float, LearningRateSchedule or callable
+        A callable that is not a schedule is called with no arguments at every step
+        (Keras's rule); a schedule is called with the step count.
+    weight_decay : float, optional
+        Decoupled weight decay: p <- p - p * weight_decay * lr before each update.
+    clipnorm : float, optional
+        Clip each gradient to this L2 norm.
+    global_clipnorm : float, optional
+        Scale all gradients together so that their joint L2 norm is at most this.
+    clipvalue : float, optional
+        Clip each gradient element to [-clipvalue, clipvalue].
+
+    Per-parameter state (momenta) is created lazily with ``slot``, in the parameter's own
+    dtype, so float32 training never holds float64 state. ``get_state``/``set_state``
+    (or ``variables()``) expose it, with ``iterations``, for saving.
     """
 
-    def __init__(self, learning_rate: float):
-        self.learning_rate = positive_float(learning_rate, f"{type(self).__name__} learning_rate")
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, global_clipnorm=None,
+                 clipvalue=None):
+        name = type(self).__name__
         self.iterations = 0
         self._slots: dict[tuple[str, int], np.ndarray] = {}
+        self.learning_rate = learning_rate
+        self.current_learning_rate()  # a clear error now, not at the first step
+        self.weight_decay = (None if weight_decay is None or weight_decay == 0 else
+                             positive_float(weight_decay, f"{name} weight_decay"))
+        self.clipnorm = _optional_positive(clipnorm, f"{name} clipnorm")
+        self.global_clipnorm = _optional_positive(global_clipnorm, f"{name} global_clipnorm")
+        self.clipvalue = _optional_positive(clipvalue, f"{name} clipvalue")
+        given = [k for k in ("clipnorm", "global_clipnorm", "clipvalue")
+                 if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"{name}: set at most one of clipnorm, global_clipnorm and "
+                             f"clipvalue (as Keras), got {given}")
 
-    def slot(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
+    # -- the learning rate ------------------------------------------------------------------
+    def current_learning_rate(self) -> float:
+        """The learning rate of the next step, checked: it may have been set since
+        construction (a callback's ``optimizer.learning_rate = ...``)."""
+        lr = self.learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = lr(self.iterations)
+        elif callable(lr):
+            lr = lr()
+        what = f"{type(self).__name__} learning_rate"
+        if isinstance(self.learning_rate, LearningRateSchedule) or callable(self.learning_rate):
+            what += f" (from {self.learning_rate!r} at step {self.iterations})"
+        return positive_float(lr, what)
+
+    # -- state --------------------------------------------------------------------------------
+    def slot(self, name: str, i: int, like: np.ndarray, initial: float = 0.0) -> np.ndarray:
         key = (name, i)
         if key not in self._slots:
-            self._slots[key] = np.zeros_like(like)
+            self._slots[key] = np.full_like(like, initial)
         return self._slots[key]
 
-    # -- state, for a step's undo and for backups (scratchnet.backup) ---------------------
+    # -- state, for a step's undo, backups and saving --------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Every slot array, keyed ``'<name>/<parameter index>'`` (the live arrays)."""
-        return {f"{name}/{i}": value for (name, i), value in self._slots.items()}
+        """Every state array, live (not copied): the slots keyed ``'<name>/<parameter
+        index>'``, and a rule's scalar state as 0-d arrays by name (Nadam's
+        ``'u_product'``). ``iterations`` is kept apart."""
+        arrays = {f"{name}/{i}": value for (name, i), value in self._slots.items()}
+        arrays.update(self._scalar_state())
+        return arrays
 
     def load_state(self, iterations: int, arrays: dict[str, np.ndarray]) -> None:
-        """Set the step count and the slots (copied) to what :meth:`state_arrays` gave."""
+        """Set the step count and the state (copied) to what :meth:`state_arrays` gave."""
+        scalars = self._scalar_state()
         slots = {}
         for key, value in arrays.items():
-            name, i = key.rsplit("/", 1)
-            slots[(name, int(i))] = np.array(value, copy=True)
+            if key in scalars:
+                scalars[key][...] = value
+                continue
+            name, sep, index = key.rpartition("/")
+            if not sep or not index.isdigit():
+                raise ValueError(f"{type(self).__name__}: unknown optimizer state {key!r}; "
+                                 f"expected '<slot>/<parameter index>' or one of "
+                                 f"{sorted(scalars)}")
+            slots[(name, int(index))] = np.array(value, copy=True)
         self._slots = slots
         self.iterations = int(iterations)
 
+    def get_state(self) -> dict[str, np.ndarray]:
+        """``{'iterations': ..., **state_arrays()}``, copied: everything a resumed
+        optimizer needs."""
+        return {"iterations": np.array(self.iterations, dtype=np.int64),
+                **{k: a.copy() for k, a in sorted(self.state_arrays().items())}}
+
+    def set_state(self, state: dict) -> None:
+        """Restore what :meth:`get_state` returned (for the same model's parameters)."""
+        state = dict(state)
+        if "iterations" not in state:
+            raise ValueError(f"{type(self).__name__}.set_state: the state has no 'iterations'")
+        self.load_state(int(state.pop("iterations")), state)
+
+    def variables(self) -> list[np.ndarray]:
+        """The state as a list, Keras-style: iterations first, then the rest by name."""
+        return list(self.get_state().values())
+
+    def _scalar_state(self) -> dict[str, np.ndarray]:
+        """Subclass hook: the rule's scalar state as live 0-d arrays (Nadam's u_product)."""
+        return {}
+
+    # -- one step -------------------------------------------------------------------------------
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """One step: update every array of ``params`` in place."""
-        # Checked at every step, so a rate set after construction is checked too.
-        self.learning_rate = positive_float(self.learning_rate,
-                                            f"{type(self).__name__} learning_rate")
-        self.iterations += 1
+        params, grads = list(params), list(grads)
+        if len(params) != len(grads):
+            raise ValueError(f"{type(self).__name__}: {len(params)} parameters but "
+                             f"{len(grads)} gradients")
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if not p.flags.c_contiguous or p.shape != g.shape or p.dtype != g.dtype:
                 raise ValueError(
                     f"{type(self).__name__}: parameter {i} must be C-contiguous and match its "
                     f"gradient; got {p.shape} {p.dtype} vs gradient {g.shape} {g.dtype}"
                 )
-            self._update(i, p, g)
+        grads = self._clip(grads)
+        lr = self.current_learning_rate()
+        self._begin_step()
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            if self.weight_decay is not None:
+                p[...] = rules.decoupled_weight_decay(p, p.dtype.type(lr), self.weight_decay)
+            self._update(i, p, g, lr)
+        self.iterations += 1
 
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def _clip(self, grads):
+        if self.clipnorm is not None:
+            return [rules.clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm is not None:
+            return rules.clip_by_global_norm(grads, self.global_clipnorm)
+        if self.clipvalue is not None:
+            return [rules.clip_by_value(g, self.clipvalue) for g in grads]
+        return grads
+
+    def _begin_step(self) -> None:
+        """Subclass hook: per-step state updated once before any parameter (Nadam)."""
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"

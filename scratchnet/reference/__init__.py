@@ -20,6 +20,12 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference_backward,
+    batchnorm_inference_forward,
+)
 from .bidirectional import merge_backward, merge_forward, reverse_time
 from .conv import (
     col2im,
@@ -39,7 +45,23 @@ from .gru import (
     gru_step_backward,
     gru_step_forward,
 )
-from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .losses import (
+    binary_crossentropy_backward,
+    binary_crossentropy_forward,
+    categorical_crossentropy_backward,
+    categorical_crossentropy_forward,
+    mae_backward,
+    mae_forward,
+    mse_backward,
+    mse_forward,
+    sigmoid_binary_crossentropy_backward,
+    sigmoid_binary_crossentropy_forward,
+    smooth_labels,
+    softmax_categorical_crossentropy_backward,
+    softmax_categorical_crossentropy_forward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 from .lstm import (
     lstm_backward,
     lstm_backward_with_state,
@@ -58,7 +80,14 @@ from .simple_rnn import (
 )
 
 __all__ = [
-    "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
+    "batchnorm_backward", "batchnorm_forward", "batchnorm_inference_backward",
+    "batchnorm_inference_forward", "binary_crossentropy_backward",
+    "binary_crossentropy_forward", "categorical_crossentropy_backward",
+    "categorical_crossentropy_forward", "mae_backward", "mae_forward", "mse_backward",
+    "mse_forward", "sigmoid_binary_crossentropy_backward", "sigmoid_binary_crossentropy_forward",
+    "smooth_labels", "softmax_categorical_crossentropy_backward",
+    "softmax_categorical_crossentropy_forward", "col2im", "conv2d_backward",
+    "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
     "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward",
     "gru_backward", "gru_backward_with_state", "gru_forward", "gru_step_backward",

@@ -51,3 +51,125 @@ def softmax_cross_entropy_backward(dloss, cache):
     onehot = np.eye(C, dtype=probs.dtype)[labels]
     # dloss is cast so that float32 logits get float32 gradients.
     return (probs - onehot) / N * probs.dtype.type(dloss)
+
+
+# -- the losses of keras.losses, each on what the model hands it ---------------------------------
+# Losses with from_logits=False take probabilities, as in Keras: they renormalise each row
+# (categorical) and clip to [EPSILON, 1 - EPSILON] before the log, so a probability of 0
+# costs -log(1e-7) instead of inf. A model ending in the matching softmax/sigmoid never
+# calls these in training: it hands the logits to the *_from_logits forms (stable, and
+# their gradient is the textbook one). The mean runs over the batch (and, for binary
+# crossentropy, mse and mae, over the last axis first), as Keras's default reduction.
+EPSILON = 1e-7
+
+
+def _batch_mean(per_sample):
+    """Mean over the batch of per-sample losses; its gradient scale is 1 / N."""
+    if per_sample.shape[0] == 0:
+        raise ValueError("the loss is a mean over the batch: pass at least one sample")
+    return float(per_sample.mean())
+
+
+def smooth_labels(targets, label_smoothing):
+    """Keras's categorical smoothing: t (1 - s) + s / C."""
+    return targets * (1 - label_smoothing) + label_smoothing / targets.shape[-1]
+
+
+def categorical_crossentropy_forward(probs, targets):
+    """-sum_c t_c log(clip(p_c / sum_c p_c)), averaged over the batch.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (N, C), probabilities (each row is renormalised)
+    targets : ndarray, shape (N, C), e.g. one-hot rows (smoothed by the caller)
+    """
+    total = probs.sum(axis=-1, keepdims=True)
+    q = probs / total                                  # q = p / S
+    q_clipped = np.clip(q, EPSILON, 1 - EPSILON)
+    loss = _batch_mean(-(targets * np.log(q_clipped)).sum(axis=-1))
+    return loss, {"probs": probs, "targets": targets, "total": total, "q": q}
+
+
+def categorical_crossentropy_backward(dloss, cache):
+    """dL/dp through the clip and the renormalisation.
+
+    In the forward pass L = -sum_j t_j log(clip(q_j)) / N with q = p / S; so
+    g_j = dL/dq_j = -t_j / (N q_j) where q_j is inside the clip (0 where it was clipped),
+    and since dq_j/dp_i = delta_ij / S - p_j / S^2:  dL/dp_i = (g_i - sum_j g_j q_j) / S.
+    """
+    q, t, total = cache["q"], cache["targets"], cache["total"]
+    N = q.shape[0]
+    inside = (q > EPSILON) & (q < 1 - EPSILON)
+    g = np.where(inside, -t / (N * np.where(inside, q, 1.0)), 0.0)
+    dp = (g - (g * q).sum(axis=-1, keepdims=True)) / total
+    return (dp * dloss).astype(q.dtype, copy=False)
+
+
+def softmax_categorical_crossentropy_forward(logits, targets):
+    """-sum_c t_c log softmax(z)_c, averaged over the batch (from_logits=True)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = _batch_mean(-(targets * log_probs).sum(axis=-1))
+    return loss, {"probs": np.exp(log_probs), "targets": targets}
+
+
+def softmax_categorical_crossentropy_backward(dloss, cache):
+    """dL/dz = (softmax(z) sum_c t_c - t) / N: softmax - t for targets that sum to 1."""
+    p, t = cache["probs"], cache["targets"]
+    dz = (p * t.sum(axis=-1, keepdims=True) - t) / p.shape[0]
+    return (dz * dloss).astype(p.dtype, copy=False)
+
+
+def binary_crossentropy_forward(probs, targets):
+    """-mean_c [t log(clip p) + (1 - t) log(1 - clip p)], averaged over the batch."""
+    p = np.clip(probs, EPSILON, 1 - EPSILON)
+    per_value = -(targets * np.log(p) + (1 - targets) * np.log(1 - p))
+    return _batch_mean(per_value.mean(axis=-1)), {"probs": probs, "targets": targets}
+
+
+def binary_crossentropy_backward(dloss, cache):
+    """In the forward pass each value added -(t log p + (1 - t) log(1 - p)) / (N C); so
+    dL/dp = (p - t) / (p (1 - p) N C), and 0 where p was clipped."""
+    p, t = cache["probs"], cache["targets"]
+    n_values = p.size
+    inside = (p > EPSILON) & (p < 1 - EPSILON)
+    safe = np.where(inside, p, 0.5)
+    dp = np.where(inside, (safe - t) / (safe * (1 - safe) * n_values), 0.0)
+    return (dp * dloss).astype(p.dtype, copy=False)
+
+
+def sigmoid_binary_crossentropy_forward(logits, targets):
+    """The same loss on logits z, stably: max(z, 0) - z t + log(1 + exp(-|z|))."""
+    per_value = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+    return _batch_mean(per_value.mean(axis=-1)), {"logits": logits, "targets": targets}
+
+
+def sigmoid_binary_crossentropy_backward(dloss, cache):
+    """dL/dz = (sigmoid(z) - t) / (N C)."""
+    z, t = cache["logits"], cache["targets"]
+    dz = (1 / (1 + np.exp(-z)) - t) / z.size
+    return (dz * dloss).astype(z.dtype, copy=False)
+
+
+def mse_forward(y_pred, targets):
+    """mean over the batch of mean_c (y - t)^2."""
+    diff = y_pred - targets
+    return _batch_mean((diff**2).reshape(len(diff), -1).mean(axis=-1)), {"diff": diff}
+
+
+def mse_backward(dloss, cache):
+    """dL/dy = 2 (y - t) / (N C)."""
+    diff = cache["diff"]
+    return (2 * diff / diff.size * dloss).astype(diff.dtype, copy=False)
+
+
+def mae_forward(y_pred, targets):
+    """mean over the batch of mean_c |y - t|."""
+    diff = y_pred - targets
+    return _batch_mean(np.abs(diff).reshape(len(diff), -1).mean(axis=-1)), {"diff": diff}
+
+
+def mae_backward(dloss, cache):
+    """dL/dy = sign(y - t) / (N C) (0 where y = t, as the subgradient Keras's backends use)."""
+    diff = cache["diff"]
+    return (np.sign(diff) / diff.size * dloss).astype(diff.dtype, copy=False)

@@ -110,10 +110,61 @@ def loss_and_activations(rng):
                 [ty.detach().numpy(), *grads(ty, g, [tx])])
 
 
+def batchnorm(rng):
+    # PyTorch normalises a training batch with the biased variance, as Keras does.
+    for shape in [(6, 3), (3, 4, 5, 2)]:
+        x, g = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(shape)
+        gamma, beta = rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
+        y, cache = R.batchnorm_forward(x, gamma, beta, 1e-3)
+        tx, tg, tb = leaves(x, gamma, beta)
+        channels_first = tx.movedim(-1, 1)
+        ty = F.batch_norm(channels_first, None, None, tg, tb, training=True,
+                          eps=1e-3).movedim(1, -1)
+        compare(f"batchnorm {shape}", "y dx dgamma dbeta",
+                [y, *R.batchnorm_backward(g, cache)],
+                [ty.detach().numpy(), *grads(ty, g, [tx, tg, tb])])
+
+
+def keras_losses(rng):
+    z = rng.standard_normal((5, 4)) * 2
+    labels = rng.integers(0, 4, 5)
+    onehot = np.eye(4)[labels]
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    loss, cache = R.softmax_categorical_crossentropy_forward(z, R.smooth_labels(onehot, 0.1))
+    (tz,) = leaves(z)
+    tl = F.cross_entropy(tz, torch.tensor(labels), label_smoothing=0.1)
+    compare("categorical crossentropy, logits, smoothing 0.1", "loss dz",
+            [loss, R.softmax_categorical_crossentropy_backward(1.0, cache)],
+            [tl.item(), *grads(tl, 1.0, [tz])])
+    loss, cache = R.categorical_crossentropy_forward(p, onehot)
+    (tp,) = leaves(p)
+    tl = -(torch.tensor(onehot) * torch.log(tp / tp.sum(1, keepdim=True))).sum(1).mean()
+    compare("categorical crossentropy, probabilities", "loss dp",
+            [loss, R.categorical_crossentropy_backward(1.0, cache)],
+            [tl.item(), *grads(tl, 1.0, [tp])])
+    t = rng.integers(0, 2, (5, 4)).astype(float)
+    s = 1 / (1 + np.exp(-z))
+    for name, ours, theirs, arg in [
+        ("binary crossentropy", R.binary_crossentropy_forward, F.binary_cross_entropy, s),
+        ("binary crossentropy, logits", R.sigmoid_binary_crossentropy_forward,
+         F.binary_cross_entropy_with_logits, z),
+        ("mse", R.mse_forward, F.mse_loss, z),
+        ("mae", R.mae_forward, F.l1_loss, z),
+    ]:
+        loss, cache = ours(arg, t)
+        backward = getattr(R, ours.__name__.replace("_forward", "_backward"))
+        (ta,) = leaves(arg)
+        tl = theirs(ta, torch.tensor(t))
+        compare(name, "loss dinput", [loss, backward(1.0, cache)],
+                [tl.item(), *grads(tl, 1.0, [ta])])
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     conv_and_pool(rng)
     lstm(rng)
     loss_and_activations(rng)
+    batchnorm(rng)
+    keras_losses(rng)
     print("all agree")
