@@ -18,15 +18,16 @@ The GEMMs of one shard's step, at 64 rows, T = 28 steps, D = 28 inputs, H = 128 
 - the Dense(47) head: forward, its weight and input gradients.
 
 ``shard step - all GEMMs`` is the time spent around the GEMMs: the gate kernels, Python
-per step, the loss, dropout, the optimizer, allocations. Every figure is the median of
-``repeats`` runs; each GEMM is timed in a loop of as many calls as the step makes, on
-one thread, with the other core idle (so slightly faster than inside a real step, where
-the other shard shares memory bandwidth).
+per step, the loss, dropout, the optimizer, allocations. Every figure is the *fastest*
+of ``repeats`` runs (as ``timeit`` reports): a difference of two parts is only
+meaningful when both are measured at their least disturbed, and on a shared machine the
+medians of parts taken at different moments need not even add up. Each GEMM is timed in
+a loop of as many calls as the step makes, on one thread, with the other core idle if
+the machine is quiet (so slightly faster than inside a real step, where the other shard
+shares memory bandwidth).
 """
 
 from __future__ import annotations
-
-import statistics
 
 import common
 import numpy as np
@@ -34,9 +35,9 @@ import numpy as np
 T, D, H, C = 28, 28, 128, common.NUM_CLASSES
 
 
-def _median_time(fn, repeats: int, number: int = 1) -> float:
+def _best_time(fn, repeats: int, number: int = 1) -> float:
     fn()  # warm
-    return statistics.median(common.time_run(fn, number) for _ in range(repeats))
+    return min(common.time_run(fn, number) for _ in range(repeats))
 
 
 def _gemm_loop(m, k, p, count, repeats, transpose_a=False):
@@ -51,7 +52,7 @@ def _gemm_loop(m, k, p, count, repeats, transpose_a=False):
         for _ in range(count):
             np.matmul(a, b, out=c)
     number = common.calibrate(loop, 0.01, max_number=1000)
-    return _median_time(loop, repeats, number)
+    return _best_time(loop, repeats, number)
 
 
 def run(rows: int = 64, repeats: int = 30, source: str = "auto") -> dict:
@@ -66,19 +67,19 @@ def run(rows: int = 64, repeats: int = 30, source: str = "auto") -> dict:
     result = {"rows": rows, "data": used, "loadavg_before": common.loadavg()}
 
     # The sharded step at 2 x rows, as training runs it (numba's thread count = workers).
-    result["sharded_step_s"] = _median_time(lambda: model.train_step(x, y), repeats)
+    result["sharded_step_s"] = _best_time(lambda: model.train_step(x, y), repeats)
     result["sharded_workers"] = parallel.workers()
 
     parallel.set_workers(1)
     xs, ys = x[:rows], y[:rows]
     try:
         with blas.single_threaded(), serial_kernels():
-            result["shard_step_s"] = _median_time(lambda: model.train_step(xs, ys), repeats)
+            result["shard_step_s"] = _best_time(lambda: model.train_step(xs, ys), repeats)
             grads = getattr(model, "compute_gradients", None)
             result["shard_gradients_s"] = (
-                _median_time(lambda: grads(xs, ys, training=True), repeats)
+                _best_time(lambda: grads(xs, ys, training=True), repeats)
                 if grads is not None else None)
-            result["shard_predict_s"] = _median_time(
+            result["shard_predict_s"] = _best_time(
                 lambda: model.predict(xs, batch_size=rows), repeats)
             g = {}
             g["x @ W, all steps"] = _gemm_loop(rows * T, D, 4 * H, 1, repeats)
@@ -98,7 +99,7 @@ def run(rows: int = 64, repeats: int = 30, source: str = "auto") -> dict:
             # One h @ U call alone, and the same call allocating its result (no out=).
             a = np.random.default_rng(1).random((rows, H), dtype=np.float32)
             u = np.random.default_rng(2).random((H, 4 * H), dtype=np.float32)
-            result["h_at_U_one_call_s"] = _median_time(lambda: np.matmul(a, u), repeats, 200)
+            result["h_at_U_one_call_s"] = _best_time(lambda: np.matmul(a, u), repeats, 200)
     finally:
         parallel.set_workers(None)
     result["gemms_s"] = g
@@ -126,8 +127,8 @@ def to_markdown(r: dict) -> str:
              ["**around the GEMMs** (step - all GEMMs)", f"**{common.fmt_time(rest)}**",
               f"**{100 * rest / step:.0f}%**"]]
     hu = r["gemms_s"]["h @ U, per step (x28)"]
-    return (common.md_table(["part (one shard, seed LSTM)", "median", "share of the shard step"],
-                            rows)
+    return (common.md_table(["part (one shard, seed LSTM)", "fastest run",
+                             "share of the shard step"], rows)
             + f"\n\nOne `h @ U` call ({r['rows']}, 128) @ (128, 512): "
             f"{common.fmt_time(hu / T)} in the loop with out=, "
             f"{common.fmt_time(r['h_at_U_one_call_s'])} allocating its result; "

@@ -3,8 +3,8 @@
 - ``epochs.png``: training time of one epoch against the number of samples, per seed
   model, with the least-squares line ``t = a + b n`` (a straight line through the origin
   is linear scaling);
-- ``batches.png``: samples/s (left) and peak memory above the loaded data and model
-  (right) against the batch size, per seed model.
+- ``batches.png``: training time for 10,000 samples (left) and peak memory above the
+  loaded data and model (right) against the batch size, per seed model.
 
 matplotlib's object API with the Agg canvas, so no window and no global pyplot state.
 """
@@ -59,17 +59,19 @@ def epochs_png(result: dict, path: str | Path, note: str = "") -> str:
 
 
 def batches_png(result: dict, path: str | Path, note: str = "") -> str:
-    """Samples/s and peak memory against batch size; returns the path written."""
+    """Training time per 10,000 samples and peak memory against batch size; returns the
+    path written."""
     fig = Figure(figsize=(9.6, 4.0), layout="constrained")
     speed, memory = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for m in result["models"]:
         bs = [r["batch"] for r in m["rows"]]
         color = COLORS.get(m["kind"])
         label = f"{m['kind'].upper()} {m['mode']}"
-        speed.plot(bs, [r["samples_per_s"] for r in m["rows"]], "o-", color=color, label=label)
+        speed.plot(bs, [1e4 / r["samples_per_s"] for r in m["rows"]], "o-", color=color,
+                   label=label)
         memory.plot(bs, [r["memory"]["peak_above_before_mb"] for r in m["rows"]], "o-",
                     color=color, label=label)
-    for ax, ylabel in ((speed, "samples/s (median)"),
+    for ax, ylabel in ((speed, "seconds per 10,000 samples (median)"),
                        (memory, "peak MB above loaded data and model")):
         ax.set_xscale("log", base=2)
         ax.set_xticks([r["batch"] for r in result["models"][0]["rows"]] if result["models"]
