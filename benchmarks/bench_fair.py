@@ -27,9 +27,11 @@ In a child: ``warmup`` untimed runs, then ``repeats`` timed runs; a training run
 child's figure is the median samples/s of its runs. A row's figure is the median over
 rounds of those; the ratio is taken round by round (scratchnet over PyTorch in the same
 round) and reported as median, min-max and interquartile range. *Peak RSS* is the
-child's maximum resident memory (``ru_maxrss``: interpreter, framework, data and all),
-*peak above loaded* the high-water mark of the timed runs above the RSS once data and
-model were loaded (``common.PeakMemory``).
+child's maximum resident memory (interpreter, framework, data and all: the kernel's
+high-water mark ``VmHWM``, read before and after the runs; not ``ru_maxrss``, which
+after fork and exec starts from the parent's peak), *peak above loaded* the
+high-water mark of the timed runs above the RSS once data and model were loaded
+(``common.PeakMemory``).
 
 **The GEMM ceiling** (``gemm_child``): the float32 rate of NumPy's BLAS at each matrix
 product the seed models need per batch (the convolutions' im2col GEMMs, the dense
@@ -181,13 +183,22 @@ def framework_child(framework: str, kind: str, mode: str, x_path: str, y_path: s
     work = _workload(framework, kind, mode, batch, steps, x, y)
     if serial:
         from scratchnet.kernels.threads import serial_kernels
+    # The peak of the setup (interpreter, framework, data, model), read before PeakMemory
+    # resets the high-water mark. Not ru_maxrss: after a fork and exec it starts at the
+    # parent's peak, so every child would report at least run.py's own memory.
+    setup_kb = common._status_kb("VmHWM")
     with serial_kernels() if serial else nullcontext(), common.PeakMemory() as mem:
         for _ in range(warmup):
             work.run()
         times = [work.run() for _ in range(repeats)]
     rates = [work.samples / t for t in times]
+    if setup_kb is not None and mem.method.startswith("VmHWM"):
+        max_rss_mb, rss_method = max(setup_kb / 1024, mem.peak_mb), "VmHWM"
+    else:
+        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_method = "ru_maxrss (may include the parent's peak)"
     return {"samples_per_s": statistics.median(rates), "run_rates": rates,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "max_rss_mb": max_rss_mb, "max_rss_method": rss_method,
             "peak_above_loaded_mb": mem.as_dict()["peak_above_before_mb"],
             "memory_method": mem.method, "params": work.params,
             "imported": sorted(m for m in ("scratchnet", "torch", "tensorflow")
