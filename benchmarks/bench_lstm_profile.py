@@ -18,16 +18,18 @@ The GEMMs of one shard's step, at 64 rows, T = 28 steps, D = 28 inputs, H = 128 
 - the Dense(47) head: forward, its weight and input gradients.
 
 ``shard step - all GEMMs`` is the time spent around the GEMMs: the gate kernels, Python
-per step, the loss, dropout, the optimizer, allocations. Every figure is the *fastest*
-of ``repeats`` runs (as ``timeit`` reports): a difference of two parts is only
-meaningful when both are measured at their least disturbed, and on a shared machine the
-medians of parts taken at different moments need not even add up. Each GEMM is timed in
-a loop of as many calls as the step makes, on one thread, with the other core idle if
-the machine is quiet (so slightly faster than inside a real step, where the other shard
-shares memory bandwidth).
+per step, the loss, dropout, the optimizer, allocations. The parts are *interleaved*:
+each of ``repeats`` rounds times every part once, in an order rotated round by round,
+and a part's share is the median over rounds of its time over the same round's step
+(on a shared machine, parts timed minutes apart need not even add up). Each GEMM is
+timed in a loop of as many calls as the step makes, on one thread (with the other core
+idle on a quiet machine, so slightly faster than inside a real step, where the other
+shard shares memory bandwidth).
 """
 
 from __future__ import annotations
+
+import statistics
 
 import common
 import numpy as np
@@ -35,13 +37,8 @@ import numpy as np
 T, D, H, C = 28, 28, 128, common.NUM_CLASSES
 
 
-def _best_time(fn, repeats: int, number: int = 1) -> float:
-    fn()  # warm
-    return min(common.time_run(fn, number) for _ in range(repeats))
-
-
-def _gemm_loop(m, k, p, count, repeats, transpose_a=False):
-    """Seconds for ``count`` (m, k) @ (k, p) float32 GEMMs in a Python loop, out= reused."""
+def _gemm(m, k, p, count, transpose_a=False):
+    """A function running ``count`` (m, k) @ (k, p) float32 GEMMs, out= reused."""
     rng = np.random.default_rng(0)
     a = rng.random((k, m) if transpose_a else (m, k), dtype=np.float32)
     a = a.T if transpose_a else a
@@ -51,12 +48,28 @@ def _gemm_loop(m, k, p, count, repeats, transpose_a=False):
     def loop():
         for _ in range(count):
             np.matmul(a, b, out=c)
-    number = common.calibrate(loop, 0.01, max_number=1000)
-    return _best_time(loop, repeats, number)
+    return loop
+
+
+def _interleaved(parts: dict, repeats: int) -> dict:
+    """Per part, its seconds per call in each of ``repeats`` rounds; every round runs
+    every part once (enough calls to last ~10 ms), in an order rotated round by round,
+    so a busy moment of the machine hits all parts of a round alike."""
+    numbers = {}
+    for name, fn in parts.items():
+        fn()  # warm
+        numbers[name] = common.calibrate(fn, 0.01, max_number=1000)
+    names = list(parts)
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in (*names[k:], *names[:k]):
+            times[name].append(common.time_run(parts[name], numbers[name]))
+    return times
 
 
 def run(rows: int = 64, repeats: int = 30, source: str = "auto") -> dict:
-    """Time one shard's training step and its GEMMs; return the breakdown."""
+    """Time one shard's training step and its GEMMs, interleaved; return the breakdown."""
     import bench_models
 
     from scratchnet import blas, parallel
@@ -64,72 +77,104 @@ def run(rows: int = 64, repeats: int = 30, source: str = "auto") -> dict:
 
     x, y, used = bench_models.make_data("lstm", 2 * rows, source)
     model = bench_models.build_scratchnet("lstm")
-    result = {"rows": rows, "data": used, "loadavg_before": common.loadavg()}
-
+    result = {"rows": rows, "data": used, "loadavg_before": common.loadavg(),
+              "repeats": repeats}
     # The sharded step at 2 x rows, as training runs it (numba's thread count = workers).
-    result["sharded_step_s"] = _best_time(lambda: model.train_step(x, y), repeats)
+    sharded = _interleaved({"step": lambda: model.train_step(x, y)}, repeats)
+    result["sharded_step_s"] = statistics.median(sharded["step"])
     result["sharded_workers"] = parallel.workers()
 
     parallel.set_workers(1)
     xs, ys = x[:rows], y[:rows]
+    parts = {"step": lambda: model.train_step(xs, ys),
+             "predict": lambda: model.predict(xs, batch_size=rows)}
+    grads = getattr(model, "compute_gradients", None)
+    if grads is not None:
+        parts["gradients"] = lambda: grads(xs, ys, training=True)
+    gemms = {
+        "x @ W, all steps": _gemm(rows * T, D, 4 * H, 1),
+        "h @ U, per step (x28)": _gemm(rows, H, 4 * H, T),
+        "dz @ U^T, per step (x28)": _gemm(rows, 4 * H, H, T),
+        "dU = h^T dz, per step (x28)": _gemm(H, rows, 4 * H, T, transpose_a=True),
+        "dU = h^T dz, once": _gemm(H, rows * T, 4 * H, 1, transpose_a=True),
+        "dW = x^T dz, per step (x28)": _gemm(D, rows, 4 * H, T, transpose_a=True),
+        "dW = x^T dz, once": _gemm(D, rows * T, 4 * H, 1, transpose_a=True),
+        "dense forward": _gemm(rows, H, C, 1),
+        "dense dW": _gemm(H, rows, C, 1, transpose_a=True),
+        "dense dX": _gemm(rows, C, H, 1),
+    }
+    a = np.random.default_rng(1).random((rows, H), dtype=np.float32)
+    u = np.random.default_rng(2).random((H, 4 * H), dtype=np.float32)
+    parts["h @ U allocating"] = lambda: np.matmul(a, u)
     try:
         with blas.single_threaded(), serial_kernels():
-            result["shard_step_s"] = _best_time(lambda: model.train_step(xs, ys), repeats)
-            grads = getattr(model, "compute_gradients", None)
-            result["shard_gradients_s"] = (
-                _best_time(lambda: grads(xs, ys, training=True), repeats)
-                if grads is not None else None)
-            result["shard_predict_s"] = _best_time(
-                lambda: model.predict(xs, batch_size=rows), repeats)
-            g = {}
-            g["x @ W, all steps"] = _gemm_loop(rows * T, D, 4 * H, 1, repeats)
-            g["h @ U, per step (x28)"] = _gemm_loop(rows, H, 4 * H, T, repeats)
-            g["dz @ U^T, per step (x28)"] = _gemm_loop(rows, 4 * H, H, T, repeats)
-            per_step_du = _gemm_loop(H, rows, 4 * H, T, repeats, transpose_a=True)
-            once_du = _gemm_loop(H, rows * T, 4 * H, 1, repeats, transpose_a=True)
-            g["dU = h^T dz (cheaper of per step / once)"] = min(per_step_du, once_du)
-            per_step_dw = _gemm_loop(D, rows, 4 * H, T, repeats, transpose_a=True)
-            once_dw = _gemm_loop(D, rows * T, 4 * H, 1, repeats, transpose_a=True)
-            g["dW = x^T dz (cheaper of per step / once)"] = min(per_step_dw, once_dw)
-            g["dense: forward, dW, dX"] = (_gemm_loop(rows, H, C, 1, repeats)
-                                           + _gemm_loop(H, rows, C, 1, repeats, True)
-                                           + _gemm_loop(rows, C, H, 1, repeats))
-            result["dU_per_step_vs_once_s"] = [per_step_du, once_du]
-            result["dW_per_step_vs_once_s"] = [per_step_dw, once_dw]
-            # One h @ U call alone, and the same call allocating its result (no out=).
-            a = np.random.default_rng(1).random((rows, H), dtype=np.float32)
-            u = np.random.default_rng(2).random((H, 4 * H), dtype=np.float32)
-            result["h_at_U_one_call_s"] = _best_time(lambda: np.matmul(a, u), repeats, 200)
+            t = _interleaved({**parts, **gemms}, repeats)
     finally:
         parallel.set_workers(None)
-    result["gemms_s"] = g
-    result["all_gemms_s"] = sum(g.values())
-    result["loadavg_after"] = common.loadavg()
+    # Per round: the model's GEMMs, each weight gradient the cheaper way of that round.
+    table = {
+        "x @ W, all steps": t["x @ W, all steps"],
+        "h @ U, per step (x28)": t["h @ U, per step (x28)"],
+        "dz @ U^T, per step (x28)": t["dz @ U^T, per step (x28)"],
+        "dU = h^T dz (cheaper of per step / once)": [
+            min(p, o) for p, o in zip(t["dU = h^T dz, per step (x28)"],
+                                      t["dU = h^T dz, once"], strict=True)],
+        "dW = x^T dz (cheaper of per step / once)": [
+            min(p, o) for p, o in zip(t["dW = x^T dz, per step (x28)"],
+                                      t["dW = x^T dz, once"], strict=True)],
+        "dense: forward, dW, dX": [sum(v) for v in zip(t["dense forward"], t["dense dW"],
+                                                       t["dense dX"], strict=True)],
+    }
+    all_gemms = [sum(v) for v in zip(*table.values(), strict=True)]
+    step = t["step"]
+
+    def share(values):
+        return statistics.median(v / s for v, s in zip(values, step, strict=True))
+
+    med = statistics.median
+    result.update({
+        "shard_step_s": med(step),
+        "shard_gradients_s": med(t["gradients"]) if "gradients" in t else None,
+        "gradients_share": share(t["gradients"]) if "gradients" in t else None,
+        "shard_predict_s": med(t["predict"]),
+        "gemms_s": {k: med(v) for k, v in table.items()},
+        "gemm_shares": {k: share(v) for k, v in table.items()},
+        "all_gemms_s": med(all_gemms), "all_gemms_share": share(all_gemms),
+        "rest_share": share([s - g for s, g in zip(step, all_gemms, strict=True)]),
+        "rest_s": med([s - g for s, g in zip(step, all_gemms, strict=True)]),
+        "h_at_U_one_call_s": med(t["h @ U allocating"]),
+        "dU_per_step_vs_once_s": [med(t["dU = h^T dz, per step (x28)"]),
+                                  med(t["dU = h^T dz, once"])],
+        "dW_per_step_vs_once_s": [med(t["dW = x^T dz, per step (x28)"]),
+                                  med(t["dW = x^T dz, once"])],
+        "loadavg_after": common.loadavg(),
+    })
     return result
 
 
 def to_markdown(r: dict) -> str:
     step = r["shard_step_s"]
+
+    def pct(x):
+        return f"{100 * x:.0f}%"
     rows = [[f"shard step: `train_step` on {r['rows']} samples, 1 thread", common.fmt_time(step),
              "100%"]]
     if r.get("shard_gradients_s") is not None:
         rows.append(["  of which forward + loss + backward (`compute_gradients`)",
-                     common.fmt_time(r["shard_gradients_s"]),
-                     f"{100 * r['shard_gradients_s'] / step:.0f}%"])
-        opt = step - r["shard_gradients_s"]
-        rows.append(["  of which the optimizer and the step's bookkeeping (difference)",
-                     common.fmt_time(opt), f"{100 * opt / step:.0f}%"])
+                     common.fmt_time(r["shard_gradients_s"]), pct(r["gradients_share"])])
+        rows.append(["  of which the optimizer and the step's bookkeeping (the rest)", "",
+                     pct(1 - r["gradients_share"])])
     for name, t in r["gemms_s"].items():
-        rows.append([f"GEMM {name}", common.fmt_time(t), f"{100 * t / step:.0f}%"])
-    rest = step - r["all_gemms_s"]
+        rows.append([f"GEMM {name}", common.fmt_time(t), pct(r["gemm_shares"][name])])
     rows += [["**all GEMMs**", f"**{common.fmt_time(r['all_gemms_s'])}**",
-              f"**{100 * r['all_gemms_s'] / step:.0f}%**"],
-             ["**around the GEMMs** (step - all GEMMs)", f"**{common.fmt_time(rest)}**",
-              f"**{100 * rest / step:.0f}%**"]]
+              f"**{pct(r['all_gemms_share'])}**"],
+             ["**around the GEMMs** (step - all GEMMs)", f"**{common.fmt_time(r['rest_s'])}**",
+              f"**{pct(r['rest_share'])}**"]]
     hu = r["gemms_s"]["h @ U, per step (x28)"]
-    return (common.md_table(["part (one shard, seed LSTM)", "fastest run",
-                             "share of the shard step"], rows)
-            + f"\n\nOne `h @ U` call ({r['rows']}, 128) @ (128, 512): "
+    return (common.md_table(["part (one shard, seed LSTM)", "median",
+                             "share of the step (median per round)"], rows)
+            + f"\n\n{r['repeats']} rounds, every part once per round in a rotated order. "
+            f"One `h @ U` call ({r['rows']}, 128) @ (128, 512): "
             f"{common.fmt_time(hu / T)} in the loop with out=, "
             f"{common.fmt_time(r['h_at_U_one_call_s'])} allocating its result; "
             f"{2 * r['rows'] * H * 4 * H / (hu / T) / 1e9:.0f} GFLOP/s. dU per step / once: "
