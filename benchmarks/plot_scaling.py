@@ -71,12 +71,15 @@ def batches_png(result: dict, path: str | Path, note: str = "") -> str:
                    label=label)
         memory.plot(bs, [r["memory"]["peak_above_before_mb"] for r in m["rows"]], "o-",
                     color=color, label=label)
+    batches = [r["batch"] for r in result["models"][0]["rows"]] if result["models"] else []
+    # Time on a log axis (the batch doubles), memory on a linear one, where memory that
+    # grows linearly with the batch is a straight line.
+    speed.set_xscale("log", base=2)
+    speed.set_xticks(batches)
+    speed.get_xaxis().set_major_formatter("{x:.0f}")
+    memory.set_xticks([b for b in batches if b >= 128 or b == batches[0]])
     for ax, ylabel in ((speed, "seconds per 10,000 samples (median)"),
                        (memory, "peak MB above loaded data and model")):
-        ax.set_xscale("log", base=2)
-        ax.set_xticks([r["batch"] for r in result["models"][0]["rows"]] if result["models"]
-                      else [])
-        ax.get_xaxis().set_major_formatter("{x:.0f}")
         ax.set_xlabel("batch size")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
@@ -85,3 +88,25 @@ def batches_png(result: dict, path: str | Path, note: str = "") -> str:
     fig.suptitle("scratchnet: training against batch size" + (f" ({note})" if note else ""),
                  fontsize=10)
     return _save(fig, path)
+
+
+def main(argv=None) -> None:
+    """Redraw both plots from a run.py JSON: ``python plot_scaling.py RESULT.json [DIR]``."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("json", help="a JSON written by run.py with the epochs/batches sections")
+    p.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent / "plots"))
+    args = p.parse_args(argv)
+    report = json.loads(Path(args.json).read_text())
+    note = f"{report['started'][:16]} UTC, load {report['loadavg_start'][:1]}"
+    sections = report["sections"]
+    if "epochs" in sections and "models" in sections["epochs"]:
+        print(epochs_png(sections["epochs"], Path(args.folder) / "epochs.png", note))
+    if "batches" in sections and "models" in sections["batches"]:
+        print(batches_png(sections["batches"], Path(args.folder) / "batches.png", note))
+
+
+if __name__ == "__main__":
+    main()
