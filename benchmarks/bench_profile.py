@@ -37,12 +37,12 @@ def _time(fn, repeats: int) -> float:
 def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
     """The (A, B) operand shapes of every matrix product a training step makes, per layer."""
     shapes: dict[str, list[tuple[tuple, tuple]]] = {}
-    for i, layer in enumerate(model.layers):
+    for i, (layer, runner) in enumerate(zip(model.layers, model._engine.whole, strict=True)):
         kind = type(layer).__name__
         out = []
         if kind == "Conv2D":
             kh, kw = layer.kernel_size
-            h, w, _ = layer.computed_shape  # only what the next layer reads
+            h, w, _ = runner.computed_shape  # only what the next layer reads
             rows = batch * h * w
             k, f = kh * kw * layer.input_shape[2], layer.filters
             out = [((rows, k), (k, f)), ((k, rows), (rows, f))]
@@ -121,18 +121,19 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
 
     last = len(model.layers) - 1
     shard_times = []
+    # One shard's runners of the fast engine, as a sharded step runs them.
+    runners = model._engine.whole if bounds is None else model._engine.shards[0]
     with _shard_context(bounds is not None):
         for _ in range(repeats + 2):
             start = time.perf_counter()
             h = xs
-            for i, layer in enumerate(model.layers):  # the model's fused softmax: logits only
-                h = clock(f"{layer.name} forward", layer, h, training=True,
-                          apply_activation=i != last)
+            for i, (layer, runner) in enumerate(zip(model.layers, runners, strict=True)):
+                # The model's fused softmax: the last layer stops at its logits.
+                h = clock(f"{layer.name} forward", runner.forward, h, True, i != last)
             _, g = clock("loss", model.loss, h, ys, batch_size=batch)
             for i in range(last, -1, -1):
-                layer = model.layers[i]
-                g = clock(f"{layer.name} backward", layer.backprop, g,
-                          through_activation=i != last)
+                layer, runner = model.layers[i], runners[i]
+                g = clock(f"{layer.name} backward", runner.backward, g, i != last)
             shard_times.append(time.perf_counter() - start)
 
         gemm = {}

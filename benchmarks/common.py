@@ -41,14 +41,13 @@ def ensure_paths() -> None:
 
 
 # -- threads -----------------------------------------------------------------------------------
-def pin_threads(threads: int, wait_policy: str | None = None,
-                threading_layer: str | None = None) -> list[str]:
+def pin_threads(threads: int, threading_layer: str | None = None) -> list[str]:
     """Set the thread-count variables of every pool (OpenMP, OpenBLAS, MKL, numba).
 
     Must run before NumPy is imported to take full effect; returns notes about anything
     that was already loaded (and so is only partly pinned). ``threads <= 0`` leaves the
-    environment as it is. ``wait_policy`` sets ``OMP_WAIT_POLICY`` (e.g. ``passive``),
-    ``threading_layer`` sets ``NUMBA_THREADING_LAYER`` (``omp``, ``tbb``, ``workqueue``).
+    environment as it is. ``threading_layer`` sets ``NUMBA_THREADING_LAYER`` (``omp``,
+    ``tbb``, ``workqueue``).
     """
     notes = []
     if threads > 0:
@@ -61,23 +60,33 @@ def pin_threads(threads: int, wait_policy: str | None = None,
         if "numba" in sys.modules:  # too late for NUMBA_NUM_THREADS, but the count can drop
             import numba
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    if wait_policy:
-        os.environ["OMP_WAIT_POLICY"] = wait_policy
     if threading_layer:
         os.environ["NUMBA_THREADING_LAYER"] = threading_layer
-    # scratchnet's import sets its pool defaults (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT)
-    # unless set already; importing it here, before NumPy, lets OpenBLAS see them.
-    import scratchnet  # noqa: F401
     return notes
 
 
-def start_numba_threads() -> str:
-    """Run one tiny parallel kernel, so numba loads and starts its threading layer now.
+def framework_versions() -> dict:
+    """Installed versions of the optional frameworks, read without importing them."""
+    from importlib import metadata
 
-    Call it before importing torch: on the reference machine, when torch (which brings
-    its own OpenMP runtime) was imported *before* numba's first parallel kernel, numba's
-    ``omp`` layer ran the LSTM's per-step kernels about 40x slower for the whole process;
-    started in this order, neither framework slows the other. Returns the layer's name.
+    out = {}
+    for key, dist in (("torch", "torch"), ("tensorflow", "tensorflow")):
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+def start_numba_threads() -> str:
+    """Run one tiny parallel kernel, so numba loads and starts its threading layer now
+    (and can report which layer it is). Returns the layer's name.
+
+    In a process that also uses torch, start it before importing torch: on the
+    reference machine, when torch (which brings its own OpenMP runtime) was imported
+    *before* numba's first parallel kernel, numba's ``omp`` layer ran the LSTM's per-step
+    kernels about 40x slower for the whole process. The benchmarks never mix the two in
+    one process any more (``bench_fair``).
     """
     import numba
     import numpy as np
@@ -306,14 +315,15 @@ class PeakMemory:
 
 # -- children ----------------------------------------------------------------------------------
 def run_child(module: str, func: str, kwargs: dict | None = None, env: dict | None = None,
-              timeout: float = 900) -> dict:
+              timeout: float = 900, replace_env: bool = False) -> dict:
     """Run ``module.func(**kwargs)`` in a fresh interpreter; return its JSON-able result.
 
-    ``env`` adds to (or, with a None value, removes from) this process's environment.
+    ``env`` adds to (or, with a None value, removes from) this process's environment;
+    with ``replace_env`` it is the child's whole environment instead.
     The wall time of the whole child, interpreter start included, is added as
     ``child_wall_s``. A failing child raises RuntimeError with its stderr.
     """
-    child_env = dict(os.environ)
+    child_env = {} if replace_env else dict(os.environ)
     for key, value in (env or {}).items():
         if value is None:
             child_env.pop(key, None)
