@@ -190,3 +190,41 @@ def test_float32_kernels_have_no_float64_arithmetic(module, row, args):
     fn(0, *args(a4, a1, np.ones(6, np.float32)))
     (ir,) = fn.inspect_llvm().values()
     assert "float" in ir and "double" not in ir
+
+
+# -- the dispatchers ----------------------------------------------------------------------------
+DISPATCHERS = [  # module, dispatcher, number of arguments, the argument whose size is the work
+    (simple_rnn, "simple_rnn_forward_step", 4, 3),
+    (simple_rnn, "simple_rnn_infer_step", 3, 2),
+    (simple_rnn, "simple_rnn_backward_step", 5, 2),
+    (gru, "gru_forward_step", 7, 6),
+    (gru, "gru_infer_step", 2, 1),
+    (gru, "gru_backward_step", 9, 5),
+]
+
+
+@pytest.mark.parametrize("module, name, nargs, work_arg", DISPATCHERS,
+                         ids=[d[1] for d in DISPATCHERS])
+def test_dispatcher_picks_by_cells_and_thread(monkeypatch, module, name, nargs, work_arg):
+    """``foo`` calls ``foo_parallel`` from PARALLEL_MIN_CELLS (N * H) cells up, else
+    ``foo_serial``, and always the twin on a thread inside ``serial_kernels()``."""
+    from scratchnet.kernels.threads import serial_kernels
+
+    calls = []
+    for variant in ("_parallel", "_serial"):
+        monkeypatch.setattr(module, name + variant,
+                            lambda *args, v=variant: calls.append((v, args)))
+
+    def call(cells):
+        args = [object()] * nargs
+        args[work_arg] = np.empty((1, cells), np.float32)
+        getattr(module, name)(*args)
+        variant, seen = calls.pop()
+        assert seen == tuple(args)
+        return variant
+
+    threshold = module.PARALLEL_MIN_CELLS
+    assert call(threshold) == "_parallel" and call(threshold - 1) == "_serial"
+    with serial_kernels():
+        assert call(threshold) == "_serial"
+    assert call(threshold) == "_parallel"

@@ -1,0 +1,75 @@
+"""The SimpleRNN and GRU kernels give the same bits whether numba compiled them or loaded
+them from its on-disk cache (they inline the LSTM kernels' sigmoid and tanh, so this also
+covers those as inlined here).
+
+Two fresh interpreters run the same fixed-seed float32 steps through every kernel: the first
+with an empty ``NUMBA_CACHE_DIR`` (numba compiles), the second with that directory, now
+warm (numba loads). The SHA-256 digests of all outputs must be equal. Only
+``scratchnet.kernels`` is imported.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import hashlib, json
+import numpy as np
+from scratchnet.kernels import gru, simple_rnn
+
+rng = np.random.default_rng(20261204)
+F = np.float32
+digest, kernels = hashlib.sha256(), []
+
+def run(kernel, *args):
+    kernels.append(kernel)
+    kernel(*args)
+    for a in args:
+        if isinstance(a, np.ndarray):
+            digest.update(a.tobytes())
+
+n, h = 16, 24
+for act in range(4):
+    zx, zh = (3 * rng.standard_normal((n, h))).astype(F), rng.standard_normal((n, h)).astype(F)
+    for variant in ("_serial", "_parallel"):
+        out, dz = np.empty((n, h), F), np.empty((n, h), F)
+        run(getattr(simple_rnn, "simple_rnn_forward_step" + variant), zx, zh, act, out)
+        run(getattr(simple_rnn, "simple_rnn_infer_step" + variant), zx + zh, act, out)
+        run(getattr(simple_rnn, "simple_rnn_backward_step" + variant), zx, zh, out, act, dz)
+zx, zh = (3 * rng.standard_normal((n, 3 * h))).astype(F), rng.standard_normal((n, 3 * h)).astype(F)
+b1, h_prev = rng.standard_normal(3 * h).astype(F), np.tanh(rng.standard_normal((n, h))).astype(F)
+for variant in ("_serial", "_parallel"):
+    gates, a, hn = np.empty((n, 3 * h), F), np.empty((n, h), F), np.empty((n, h), F)
+    run(getattr(gru, "gru_forward_step" + variant), zx, zh, b1, h_prev, gates, a, hn)
+    z4 = (2 * rng.standard_normal((n, 4 * h))).astype(F)
+    run(getattr(gru, "gru_infer_step" + variant), z4, h_prev.copy())
+    dzx, dzh, carry = np.empty((n, 3 * h), F), np.empty((n, 3 * h), F), np.empty((n, h), F)
+    run(getattr(gru, "gru_backward_step" + variant), a, hn, a, gates, a, h_prev, dzx, dzh, carry)
+
+unique = {id(k): k for k in kernels}.values()
+print(json.dumps({
+    "digest": digest.hexdigest(),
+    "misses": sum(sum(k.stats.cache_misses.values()) for k in unique),
+    "hits": sum(sum(k.stats.cache_hits.values()) for k in unique),
+}))
+"""
+
+
+def run_child(cache_dir):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    done = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_compiled_and_cached_rnn_kernels_give_the_same_bits(tmp_path):
+    compiled = run_child(tmp_path)  # empty cache directory: numba compiles
+    loaded = run_child(tmp_path)  # the same directory, now warm: numba loads
+    assert compiled["misses"] > 0 and compiled["hits"] == 0, compiled
+    assert loaded["hits"] > 0 and loaded["misses"] == 0, loaded
+    assert loaded["digest"] == compiled["digest"]
