@@ -144,7 +144,7 @@ def seed_cases(tiny: bool = False) -> list[Case]:
     conv1_rows, conv2_rows = n * 26 * 26, n * 10 * 10
     infer_n = 2 if tiny else 1024  # predict's batch size in the e2e section
     lstm_shape = f"zx, zh ({n},{4 * hidden}), c ({n},{hidden}); x{t_steps} steps"
-    return [
+    cases = [
         Case("im2col", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)", im2col_args(28, 1, 26)),
         Case("im2col", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
              im2col_args(13, 32, 10)),
@@ -180,6 +180,12 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("adam_update", "cnn", f"{cnn_params:,} params", adam_args(cnn_params)),
         Case("adam_update", "lstm", f"{lstm_params:,} params", adam_args(lstm_params)),
     ]
+    # The recurrent family's and the training toolkit's kernels keep their rows in files of
+    # their own (imported here, not at the top: they import this module).
+    import bench_rnn_kernels
+    import bench_toolkit_kernels
+
+    return cases + bench_rnn_kernels.rnn_cases(tiny) + bench_toolkit_kernels.toolkit_cases(tiny)
 
 
 def discover() -> tuple[dict, list[str]]:

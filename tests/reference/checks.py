@@ -6,8 +6,10 @@ from hypothesis import strategies as st
 from scratchnet.gradcheck import numerical_gradient, rel_error
 
 # Central differences with eps = 1e-6 in float64 leave errors near 1e-9 on these smooth
-# losses; 1e-7 catches any wrong term while never failing on rounding.
-TOL = 1e-7
+# losses, but up to a few 1e-7 where saturated LSTM gates amplify the rounding (found by
+# hypothesis); 1e-6, the bound of every other gradient check here, still catches any
+# wrong term, whose errors are of order 1.
+TOL = 1e-6
 
 
 def check_pair(forward, backward, arrays, names, seed=0):
