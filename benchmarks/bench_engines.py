@@ -23,7 +23,7 @@ def measure(kind: str, engine: str, steps: int, repeats: int, warmup: int = 1) -
     """Median training samples/s of the seed ``kind`` ('cnn'/'lstm') on ``engine``, float32."""
     from bench_models import make_data
 
-    from scratchnet.models import seed_cnn, seed_lstm
+    from scratchnet.seed_models import seed_cnn, seed_lstm
 
     x, y, used = make_data(kind, BATCH * steps)
     model = (seed_cnn if kind == "cnn" else seed_lstm)(common.NUM_CLASSES, engine=engine)

@@ -147,9 +147,9 @@ def _before(what: str | None, threads: int) -> None:
         return
     import numpy as np
 
-    import scratchnet.models  # noqa: F401
+    import scratchnet.seed_models  # noqa: F401
     if what == "train":
-        model = scratchnet.models.seed_lstm(common.NUM_CLASSES)
+        model = scratchnet.seed_models.seed_lstm(common.NUM_CLASSES)
         model.compile("adam")
         rng = np.random.default_rng(0)
         model.train_step(rng.random((128, 28, 28), dtype=np.float32),

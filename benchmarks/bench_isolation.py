@@ -5,7 +5,7 @@ fresh process with the default environment, in four variants, one child each per
 round, in an order that rotates every round:
 
 - ``alone``: PyTorch only;
-- ``import``: ``import scratchnet.models`` first (issue 17's acceptance test: within
+- ``import``: ``import scratchnet.seed_models`` first (issue 17's acceptance test: within
   10% of ``alone``);
 - ``train``: scratchnet imported and one seed-LSTM step trained first, so numba's thread
   pool and scratchnet's BLAS control have started;

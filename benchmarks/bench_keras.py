@@ -2,7 +2,7 @@
 TensorFlow is installed. It is optional and never required: ``bench_fair`` skips it,
 saying so, when ``import tensorflow`` would fail.
 
-The Keras originals of the seed models (``scratchnet.models`` copies them): channels-last
+The Keras originals of the seed models (``scratchnet.seed_models`` copies them): channels-last
 CNN, ``LSTM(128)`` over the 28 rows, Adam (Keras's defaults), sparse categorical
 cross-entropy on a softmax output. A training run is ``steps`` calls of
 ``train_on_batch``, an inference run ``predict_on_batch`` over ``steps`` batches.

@@ -58,7 +58,7 @@ def make_data(kind: str, n: int, source: str = "auto", seed: int = 0):
 
 def build_scratchnet(kind: str):
     """The compiled seed model (float32, Adam)."""
-    from scratchnet.models import seed_cnn, seed_lstm
+    from scratchnet.seed_models import seed_cnn, seed_lstm
 
     model = (seed_cnn if kind == "cnn" else seed_lstm)(common.NUM_CLASSES)
     model.compile("adam")

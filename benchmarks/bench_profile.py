@@ -83,7 +83,7 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
     import numpy as np
 
     from scratchnet import parallel
-    from scratchnet.models import seed_cnn, seed_lstm
+    from scratchnet.seed_models import seed_cnn, seed_lstm
 
     rng = np.random.default_rng(0)
     if model_name == "cnn":

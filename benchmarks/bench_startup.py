@@ -1,7 +1,7 @@
 """Cost of starting: the time to ``import scratchnet``, and to the first trained batch.
 
 Import (``imports()``): each repeat is a fresh interpreter that imports NumPy, then
-scratchnet (with ``scratchnet.models``); both times are taken inside the child, so the
+scratchnet (with ``scratchnet.seed_models``); both times are taken inside the child, so the
 scratchnet figure is what scratchnet adds on top of NumPy (numba's import included).
 An empty child gives the bare interpreter start for comparison.
 
@@ -37,13 +37,13 @@ def noop_child() -> dict:
 
 
 def import_child() -> dict:
-    """Time ``import numpy``, then ``import scratchnet`` and ``scratchnet.models``."""
+    """Time ``import numpy``, then ``import scratchnet`` and ``scratchnet.seed_models``."""
     t0 = time.perf_counter()
     import numpy  # noqa: F401
 
     t1 = time.perf_counter()
     import scratchnet  # noqa: F401
-    import scratchnet.models  # noqa: F401
+    import scratchnet.seed_models  # noqa: F401
 
     t2 = time.perf_counter()
     return {"numpy_s": t1 - t0, "scratchnet_s": t2 - t1, "total_s": t2 - t0}
@@ -63,7 +63,7 @@ def first_batch_child(kind: str, batch: int = 128) -> dict:
     import numpy as np
 
     from scratchnet.compile_notice import record
-    from scratchnet.models import seed_cnn, seed_lstm
+    from scratchnet.seed_models import seed_cnn, seed_lstm
 
     t1 = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -121,7 +121,7 @@ def to_markdown(result: dict) -> str:
         ["what (fresh interpreter)", f"median of {imp['runs']}"],
         [["bare interpreter start (child wall time)", f(imp["bare_interpreter_s"])],
          ["`import numpy`", f(imp["numpy_s"])],
-         ["`import scratchnet` + `scratchnet.models`, after numpy", f(imp["scratchnet_s"])],
+         ["`import scratchnet` + `scratchnet.seed_models`, after numpy", f(imp["scratchnet_s"])],
          ["child wall time, all included", f(imp["child_wall_s"])]])
     rows = []
     for r in result["first_batch"]["rows"]:

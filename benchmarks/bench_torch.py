@@ -1,6 +1,6 @@
 """The seed models in PyTorch, for the comparison in ``bench_models``.
 
-Same layer sizes as ``scratchnet.models``; channels-first for the CNN, as PyTorch's
+Same layer sizes as ``scratchnet.seed_models``; channels-first for the CNN, as PyTorch's
 convolutions want (the input is transposed once, before timing). Adam with Keras's
 epsilon (1e-7), CrossEntropyLoss on logits, and inference under
 ``torch.inference_mode()`` with the softmax applied, as scratchnet's ``predict`` does.

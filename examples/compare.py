@@ -75,8 +75,8 @@ from scratchnet.data.errors import (
     SplitError,
     UnknownDatasetError,
 )
-from scratchnet.models import seed_cnn, seed_lstm
 from scratchnet.report import OutputFolderError, environment, staged_folder, threads
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 # --------------------------------------------------------------------------------------
 # The recipe: the seed experiment's settings, used for both models. Change them here.

@@ -23,8 +23,8 @@ _EXPORTS = {
     "MeanSquaredError": "scratchnet.losses", "MeanAbsoluteError": "scratchnet.losses",
     "Callback": "scratchnet.callbacks", "EarlyStopping": "scratchnet.callbacks",
     "History": "scratchnet.callbacks", "BackupAndRestore": "scratchnet.callbacks",
-    "TerminateOnNaN": "scratchnet.callbacks", "Input": "scratchnet.model",
-    "Sequential": "scratchnet.model", "SparseCategoricalCrossentropy": "scratchnet.losses",
+    "TerminateOnNaN": "scratchnet.callbacks", "Input": "scratchnet.sequential",
+    "Sequential": "scratchnet.sequential", "SparseCategoricalCrossentropy": "scratchnet.losses",
 }
 _SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference", "regularizers")
 

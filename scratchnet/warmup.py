@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from scratchnet import compile_notice
 from scratchnet.compile_notice import Compile
-from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 __all__ = ["DTYPES", "MODELS", "WarmupResult", "warmup"]
 

@@ -22,7 +22,7 @@ from scratchnet.layers import (
     Layer,
     MaxPool2D,
 )
-from scratchnet.models import cnn_batchnorm, mlp_baseline
+from scratchnet.seed_models import cnn_batchnorm, mlp_baseline
 
 needs_blas_control = pytest.mark.skipif(
     not blas.controllable(), reason="no OpenBLAS whose thread count can be set: "

@@ -20,7 +20,7 @@ LINE = "compiling kernels for float32, first run only"
 CHILD = """
 import numpy as np
 import scratchnet
-from scratchnet.models import seed_lstm
+from scratchnet.seed_models import seed_lstm
 model = seed_lstm(5)
 model.compile("adam", "sparse_categorical_crossentropy")
 x = np.random.default_rng(0).random((40, 28, 28), dtype=np.float32)

@@ -31,7 +31,7 @@ from scratchnet.layers import (
     Tanh,
 )
 from scratchnet.losses import SparseCategoricalCrossentropy
-from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 AGREE = 1e-12
 

@@ -72,7 +72,7 @@ def test_conversion_happens_once_not_per_batch(monkeypatch):
         return out
 
     monkeypatch.setattr(inputs, "as_model_input", spy)
-    monkeypatch.setattr("scratchnet.model.as_model_input", spy)  # Sequential.__call__
+    monkeypatch.setattr("scratchnet.sequential.as_model_input", spy)  # Sequential.__call__
     m.predict(x, batch_size=4)
     m.fit(x, y, batch_size=4, verbose=0)
     m.evaluate(x, y, batch_size=4)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = textwrap.dedent("""
     import sys
     import numpy as np
-    from scratchnet.models import seed_cnn
+    from scratchnet.seed_models import seed_cnn
 
     rng = np.random.default_rng(0)
     x = rng.random((512, 28, 28, 1), dtype=np.float32)

@@ -7,7 +7,7 @@ from helpers import mini_cnn, mini_lstm
 from scratchnet import Input, Sequential, SparseCategoricalCrossentropy, parallel
 from scratchnet.gradcheck import check_model, randomize_biases
 from scratchnet.layers import Conv2D, Dense, Softmax
-from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 
 def test_seed_models_count_what_keras_counts(capsys):

@@ -10,7 +10,7 @@ from scratchnet import blas, parallel
 from scratchnet.fast.runner import ReferenceRunner
 from scratchnet.gradcheck import check_model, randomize_biases
 from scratchnet.kernels.threads import serial_kernels, use_pool
-from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 needs_blas_control = pytest.mark.skipif(
     not blas.controllable(), reason="no OpenBLAS whose thread count can be set: "

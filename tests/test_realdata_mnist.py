@@ -11,7 +11,7 @@ import pytest
 
 from scratchnet import Adam
 from scratchnet.data import DatasetNotFoundError, load, normalize
-from scratchnet.models import seed_cnn, seed_lstm
+from scratchnet.seed_models import seed_cnn, seed_lstm
 
 pytestmark = pytest.mark.realdata
 

@@ -31,7 +31,7 @@ from scratchnet.fast.sync import ShardGroup
 
 
 class FastEngine:
-    """The default engine of :class:`~scratchnet.model.Sequential` (``engine="fast"``)."""
+    """The default engine of :class:`~scratchnet.sequential.Sequential` (``engine="fast"``)."""
 
     name = "fast"
 

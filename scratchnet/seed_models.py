@@ -13,7 +13,7 @@ from scratchnet.layers import (
     Flatten,
     MaxPool2D,
 )
-from scratchnet.model import Input, Sequential
+from scratchnet.sequential import Input, Sequential
 
 
 def seed_cnn(num_classes: int, input_shape=(28, 28, 1), seed: int = 0, dtype="float32",
