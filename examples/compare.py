@@ -49,9 +49,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import scratchnet  # noqa: F401  first, before NumPy loads: it sets the thread pools' defaults
-
-# isort: split
 from compare_report import ModelRun, summarize, terminal_table, write_report
 
 from scratchnet import Adam

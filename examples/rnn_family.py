@@ -36,9 +36,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import scratchnet  # noqa: F401  first, before NumPy loads: it sets the thread pools' defaults
-
-# isort: split
 from compare import (
     BATCH_SIZE,
     EPOCHS,

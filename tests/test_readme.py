@@ -28,7 +28,7 @@ PYTHON = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
 BASH = re.findall(r"```bash\n(.*?)```", TEXT, flags=re.S)
 # What each python block must print, found by its first line.
 EXPECTED = {
-    "import scratchnet  # before NumPy": "Total params:",
+    "import numpy as np\nfrom scratchnet import Adam": "Total params:",
     "import numpy as np\nfrom scratchnet.gradcheck": "'W':",
     "from scratchnet.data import": "(4700, 28, 28, 1)",
 }
