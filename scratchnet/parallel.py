@@ -61,7 +61,10 @@ def set_workers(n: int | None) -> None:
 
 def workers() -> int:
     """The number of shards a large enough batch is cut into."""
-    return numba.get_num_threads() if _workers is None else _workers
+    # numba.config.NUMBA_NUM_THREADS, not numba.get_num_threads(): the latter starts numba's
+    # thread pool (its OpenMP runtime), whose threads then compete with other libraries'
+    # (PyTorch's LSTM training ran at 55% beside them) although no shard ever uses them.
+    return numba.config.NUMBA_NUM_THREADS if _workers is None else _workers
 
 
 def shard_bounds(n: int) -> list[int] | None:

@@ -1,7 +1,12 @@
 """Data-parallel steps: shards must compute what the whole batch computes."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from helpers import mini_cnn, mini_lstm
@@ -242,3 +247,28 @@ def test_bad_labels_of_a_sharded_batch_are_reported_for_the_whole_batch(workers)
     model, x, y = compiled_cnn(40)
     with pytest.raises(ValueError, match=r"labels must have shape \(40,\), got \(39,\)"):
         model.compute_gradients(x, y[:39])
+
+
+@needs_blas_control
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: batches run whole")
+def test_a_sharded_step_never_starts_numbas_thread_pool():
+    """Shards run serial kernels, so numba's pool (its OpenMP runtime) must stay unstarted:
+    once started, its threads slowed PyTorch's LSTM training in the same process to 55%."""
+    code = (
+        "import numpy as np, numba\n"
+        "from scratchnet import parallel\n"
+        "from scratchnet.seed_models import seed_lstm\n"
+        "assert parallel.shard_bounds(32) is not None  # the default workers: shards\n"
+        "m = seed_lstm(5); m.compile('adam'); rng = np.random.default_rng(0)\n"
+        "m.train_step(rng.random((32, 28, 28), dtype=np.float32), rng.integers(0, 5, 32))\n"
+        "try:\n"
+        "    print('started', numba.threading_layer())\n"
+        "except ValueError:\n"
+        "    print('not started')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=root, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "not started"
