@@ -95,7 +95,11 @@ grad = np.empty_like(logits)
 losses = softmax_ce.softmax_cross_entropy(logits, np.arange(5) % 7, grad, 5)
 kernels.append(softmax_ce.softmax_cross_entropy)
 keep(cols, dx, z, dz, db, dW, db2, y, arg, dpool, losses, grad)
+"""
 
+
+# Appended to every child: the outputs' digest and the kernels' cache counters.
+REPORT = r"""
 unique = {id(k): k for k in kernels}.values()
 print(json.dumps({
     "digest": digest.hexdigest(),
@@ -105,17 +109,23 @@ print(json.dumps({
 """
 
 
-def run_child(cache_dir):
+def run_child(child, cache_dir):
+    """Run ``child`` (which fills ``digest`` and ``kernels``) in a fresh interpreter."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    done = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", child + REPORT], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
-    compiled = run_child(tmp_path)  # empty cache directory: numba compiles
-    loaded = run_child(tmp_path)  # the same directory, now warm: numba loads
+def assert_compiled_and_cached_agree(child, cache_dir):
+    """``child`` gives the same digest compiling into an empty cache and loading from it."""
+    compiled = run_child(child, cache_dir)  # empty cache directory: numba compiles
+    loaded = run_child(child, cache_dir)  # the same directory, now warm: numba loads
     assert compiled["misses"] > 0 and compiled["hits"] == 0, compiled
     assert loaded["hits"] > 0 and loaded["misses"] == 0, loaded
     assert compiled["digest"] == loaded["digest"]
+
+
+def test_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
+    assert_compiled_and_cached_agree(CHILD, tmp_path)

@@ -8,13 +8,7 @@ warm (numba loads). The SHA-256 digests of all outputs must be equal. Only
 ``scratchnet.kernels`` is imported.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+from test_kernel_cache_reproducibility import assert_compiled_and_cached_agree
 
 CHILD = r"""
 import hashlib, json
@@ -49,27 +43,8 @@ for variant in ("_serial", "_parallel"):
     run(getattr(gru, "gru_infer_step" + variant), z4, h_prev.copy())
     dzx, dzh, carry = np.empty((n, 3 * h), F), np.empty((n, 3 * h), F), np.empty((n, h), F)
     run(getattr(gru, "gru_backward_step" + variant), a, hn, a, gates, a, h_prev, dzx, dzh, carry)
-
-unique = {id(k): k for k in kernels}.values()
-print(json.dumps({
-    "digest": digest.hexdigest(),
-    "misses": sum(sum(k.stats.cache_misses.values()) for k in unique),
-    "hits": sum(sum(k.stats.cache_hits.values()) for k in unique),
-}))
 """
 
 
-def run_child(cache_dir):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    done = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_compiled_and_cached_rnn_kernels_give_the_same_bits(tmp_path):
-    compiled = run_child(tmp_path)  # empty cache directory: numba compiles
-    loaded = run_child(tmp_path)  # the same directory, now warm: numba loads
-    assert compiled["misses"] > 0 and compiled["hits"] == 0, compiled
-    assert loaded["hits"] > 0 and loaded["misses"] == 0, loaded
-    assert loaded["digest"] == compiled["digest"]
+    assert_compiled_and_cached_agree(CHILD, tmp_path)
