@@ -182,6 +182,9 @@ class _Loader:
         layer_specs = self.field(mc.get("layers"), "model.config.layers", list)
         if not layer_specs:
             raise self.fail("model.config.layers is empty")
+        if mc.get("dtype") not in ("float32", "float64"):
+            raise self.fail(f"model dtype must be 'float32' or 'float64', got "
+                            f"{_short(mc.get('dtype'))}")
         layers = [self.make("layer", s, f"layer {i}") for i, s in enumerate(layer_specs)]
         try:
             model = Sequential(layers, name=self.field(mc.get("name"), "model name", str),
@@ -236,9 +239,17 @@ class _Loader:
 
     def nested(self, key: str, value, where: str, depth: int):
         kind = _NESTED.get(key) or ("regularizer" if key.endswith("_regularizer") else None)
-        if kind is not None and isinstance(value, dict):
-            return self.make(kind, value, where, depth + 1)
-        return value
+        if kind is None or not isinstance(value, dict):
+            return value
+        made = self.make(kind, value, where, depth + 1)
+        if key == "activation":
+            from scratchnet.layers import Layer
+
+            # An activation is built outside the weight checks: it must create no arrays.
+            if type(made)._build is not Layer._build:
+                raise self.fail(f"{where}: {value['class_name']!r} is not an elementwise "
+                                "layer without parameters, so it cannot be an activation")
+        return made
 
     def field(self, value, what: str, typ):
         if not isinstance(value, typ):

@@ -32,6 +32,8 @@ defaults), so there is no initializer table.
 
 from __future__ import annotations
 
+import functools
+
 KINDS = ("layer", "optimizer", "loss", "regularizer", "schedule", "metric")
 
 #: Layers registered with :func:`register_layer`, by name.
@@ -40,6 +42,7 @@ _CUSTOM_LAYERS: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
 
 
+@functools.cache  # the tables are fixed once their modules are imported
 def _builtin(kind: str) -> dict[str, type]:
     """The built-in table of ``kind``: every public class of its module, by class name."""
     if kind == "layer":
