@@ -143,6 +143,10 @@ class ArchiveReader:
         self.path, self.kind, self._zf, self._size = path, kind, zf, size
         self._infos = {info.filename: info for info in zf.infolist()}
 
+    def members(self) -> list[str]:
+        """Every member's file name, as the zip's directory lists it."""
+        return list(self._infos)
+
     def names(self) -> list[str]:
         """Every member's key (its name without ``.npy``/``.json``)."""
         return [name.rsplit(".", 1)[0] for name in self._infos]

@@ -40,6 +40,9 @@ FORMAT = 1
 KIND = "saved model (.scratchnet)"
 #: Nested objects (a Bidirectional's layer, a schedule in an optimizer) go no deeper.
 _MAX_DEPTH = 4
+#: Each layer object costs about 2 KB before it is built, so that a megabyte of config
+#: could otherwise ask for 40,000 of them (80 MB, and seconds of building).
+MAX_LAYERS = 1000
 #: Which config keys hold nested objects, and of what kind (registry's convention).
 _NESTED = {"layer": "layer", "activation": "layer", "learning_rate": "schedule"}
 
@@ -78,9 +81,9 @@ def model_config(model) -> dict:
     names = model.class_names
     if names is not None:
         names = list(names)
-        if not all(isinstance(n, str) for n in names):
-            raise TypeError(f"model {model.name!r}: class_names must be a list of str, got "
-                            f"{names!r}")
+        problem = class_names_problem(names, model.output_shape)
+        if problem:
+            raise TypeError(f"model {model.name!r}: {problem}")
     return {
         "format": FORMAT, "scratchnet_version": __version__,
         "model": {"class_name": "Sequential", "config": {
@@ -91,6 +94,20 @@ def model_config(model) -> dict:
         "class_names": names,
         "fit_calls": model.fit_calls,
     }
+
+
+def class_names_problem(names, output_shape) -> str | None:
+    """Why ``names`` cannot be the class names of outputs ``output_shape``, or None.
+
+    One name per output unit; a single sigmoid unit has two classes (0 and 1).
+    """
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return f"class_names must be a list of strings, got {_short(names)}"
+    units = output_shape[-1] if output_shape else 1
+    if len(names) != units and not (units == 1 and len(names) == 2):
+        return (f"class_names has {len(names)} names for {units} output units; give one "
+                "name per unit (two for a single sigmoid unit)")
+    return None
 
 
 def _metric_config(metric):
@@ -168,6 +185,14 @@ class _Loader:
         from scratchnet.inputs import check_input_shape
         from scratchnet.sequential import Sequential
 
+        if "config.json" not in self.archive.members():
+            raise self.fail("has no config.json, so it is not a saved model (weights saved "
+                            "with save_weights load with model.load_weights)")
+        stray = [name for name in self.archive.members() if name != "config.json" and not (
+            name.startswith(("weights/", "optimizer/")) and name.endswith(".npy"))]
+        if stray:
+            raise self.fail(f"has unexpected members {sorted(stray)[:5]}; a model file holds "
+                            "config.json, weights/*.npy and optimizer/*.npy")
         config = self.archive.read_json("config")
         top = self.field(config, "config.json", dict)
         fmt = top.get("format")
@@ -180,8 +205,9 @@ class _Loader:
                             "only model scratchnet saves")
         mc = self.field(spec.get("config"), "model.config", dict)
         layer_specs = self.field(mc.get("layers"), "model.config.layers", list)
-        if not layer_specs:
-            raise self.fail("model.config.layers is empty")
+        if not 1 <= len(layer_specs) <= MAX_LAYERS:
+            raise self.fail(f"model.config.layers holds {len(layer_specs)} layers; a model "
+                            f"file holds 1 to {MAX_LAYERS}")
         if mc.get("dtype") not in ("float32", "float64"):
             raise self.fail(f"model dtype must be 'float32' or 'float64', got "
                             f"{_short(mc.get('dtype'))}")
@@ -197,9 +223,9 @@ class _Loader:
         self.compile(model, top.get("compile"))
         self.read_arrays(model)
         names = top.get("class_names")
-        if names is not None and not (isinstance(names, list)
-                                      and all(isinstance(n, str) for n in names)):
-            raise self.fail(f"class_names must be a list of strings, got {_short(names)}")
+        problem = None if names is None else class_names_problem(names, model.output_shape)
+        if problem:
+            raise self.fail(problem)
         model.class_names = names
         model.fit_calls = self.integer(top.get("fit_calls"), "fit_calls", 0)
         return model
@@ -317,7 +343,7 @@ class _Loader:
     # -- arrays: weights and optimizer state --------------------------------------------------
     def read_arrays(self, model) -> None:
         params = model.parameters
-        limits = {"config": 0, **weight_limits(model, "weights/")}
+        limits = weight_limits(model, "weights/")
         if model.optimizer is not None:
             scalars = model.optimizer._scalar_state()
             for key in self.archive.names():

@@ -269,3 +269,18 @@ def test_sizes_of_a_valid_file_are_what_the_model_holds(saved):
         v.nbytes for v in model.optimizer.get_state().values())
     # The file is its arrays, small headers and the config: nothing hidden, nothing pickled.
     assert arrays < len(good) < arrays + 64 * 1024
+
+
+def test_a_config_asking_for_thousands_of_layers_is_refused_before_making_them(saved,
+                                                                               tmp_path):
+    from scratchnet.model_file import MAX_LAYERS
+
+    members = valid_members(saved[1])
+    config = json.loads(members["config.json"])
+    layers = config["model"]["config"]["layers"]
+    layers[1:1] = [{"class_name": "Dropout", "config": {"rate": 0.1}}] * MAX_LAYERS
+    path = tmp_path / "m.scratchnet"
+    path.write_bytes(zip_of({**members, "config.json": json.dumps(config).encode()}))
+    with pytest.raises(ModelFileError, match=f"{MAX_LAYERS + 3} layers; a model file holds 1 "
+                       f"to {MAX_LAYERS}"):
+        load_model(path)

@@ -331,3 +331,15 @@ def test_files_get_the_umask_permissions(tmp_path):
     want = 0o666 & ~_umask()
     for path in (model.save(tmp_path / "m.scratchnet"), model.save_weights(tmp_path / "w.npz")):
         assert path.stat().st_mode & 0o777 == want, path
+
+
+def test_class_names_are_one_per_output_unit(tmp_path):
+    model = Sequential([Input((3,)), Dense(2, activation="softmax")])
+    model.build()
+    model.class_names = ["a", "b", "c"]
+    with pytest.raises(TypeError, match="3 names for 2 output units"):
+        model.save(tmp_path / "m.scratchnet")
+    binary = Sequential([Input((3,)), Dense(1, activation="sigmoid")])
+    binary.build()
+    binary.class_names = ["no", "yes"]  # a single sigmoid unit: two classes
+    assert load_model(binary.save(tmp_path / "b.scratchnet")).class_names == ["no", "yes"]
