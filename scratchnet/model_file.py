@@ -40,8 +40,8 @@ FORMAT = 1
 KIND = "saved model (.scratchnet)"
 #: Nested objects (a Bidirectional's layer, a schedule in an optimizer) go no deeper.
 _MAX_DEPTH = 4
-#: Each layer object costs about 2 KB before it is built, so that a megabyte of config
-#: could otherwise ask for 40,000 of them (80 MB, and seconds of building).
+#: Every layer object costs memory and time before its weights can be checked, and a
+#: megabyte of config could otherwise ask for tens of thousands of them.
 MAX_LAYERS = 1000
 #: Which config keys hold nested objects, and of what kind (registry's convention).
 _NESTED = {"layer": "layer", "activation": "layer", "learning_rate": "schedule"}
