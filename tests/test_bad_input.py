@@ -90,8 +90,9 @@ TABLE = [
      IDXFormatError, "too long"),
     # item 11: the unclear errors
     ("fit(x, None)", lambda f: model().fit(X, None), TypeError, "y is None"),
-    ("3-item validation_data", lambda f: model().fit(X, Y, validation_data=(X, Y, Y)),
-     ValueError, "validation_data must be a pair (x_val, y_val), got a tuple of 3 items"),
+    ("4-item validation_data", lambda f: model().fit(X, Y, validation_data=(X, Y, Y, Y)),
+     ValueError, "validation_data must be a pair (x_val, y_val) or a triple (x_val, y_val, "
+     "sample_weight_val), got a tuple of 4 items"),
     ("validation_split='0.1'", lambda f: model().fit(X, Y, validation_split="0.1"),
      TypeError, "validation_split must be a number in [0, 1), got '0.1' (str)"),
     ("epochs=inf", lambda f: model().fit(X, Y, epochs=float("inf")), TypeError,
