@@ -51,8 +51,9 @@ def check_sample_weight(sample_weight, n: int, dtype, what: str = "sample_weight
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{what} must be finite and >= 0: weight {i} is {w[i]!r} ({bad.size} "
-                         f"bad weights in all); set them to 0 to leave those samples out")
+        raise ValueError(f"{what} must be finite and >= 0: weight {i} is {float(w[i])} "
+                         f"({bad.size} bad weights in all); set them to 0 to leave those "
+                         "samples out")
     return np.ascontiguousarray(w, dtype=dtype)
 
 
