@@ -153,12 +153,13 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     try:
         with interrupt.deferred_sigint():
             for cb in cbs:
-                cb.on_train_begin()
+                cb.on_train_begin({})
+            last = {}  # the last epoch's logs, for on_train_end (as Keras)
             while position.epoch < epochs and not model.stop_training:
-                _run_epoch(model, (x, y, sw), (x_val, y_val, sw_val), batch_size, epochs,
-                           shuffle, position, cbs, guard, verbose, bars)
+                last = _run_epoch(model, (x, y, sw), (x_val, y_val, sw_val), batch_size,
+                                  epochs, shuffle, position, cbs, guard, verbose, bars)
             for cb in cbs:
-                cb.on_train_end()
+                cb.on_train_end(last)
     finally:
         model.fit_position = None
     return history
@@ -169,7 +170,7 @@ def _run_epoch(model, train, val, batch_size, epochs, shuffle, position, cbs, gu
     (x, y, sw), (x_val, y_val, sw_val) = train, val
     epoch, steps, n = position.epoch, position.steps, position.samples
     for cb in cbs:
-        cb.on_epoch_begin(epoch)
+        cb.on_epoch_begin(epoch, {})
     position.start_epoch()
     order = position.shuffle_rng.permutation(n) if shuffle else np.arange(n)
     start_time = time.perf_counter()
@@ -179,13 +180,13 @@ def _run_epoch(model, train, val, batch_size, epochs, shuffle, position, cbs, gu
         for b, (lo, hi) in enumerate(_batches(n, batch_size, position.batch), position.batch):
             idx = order[lo:hi]
             for cb in cbs:
-                cb.on_train_batch_begin(b)
+                cb.on_train_batch_begin(b, {})
             guard.save(model)
             loss, counts = model.fit_step(x[idx], y[idx], None if sw is None else sw[idx])
             if not guard.finite(loss, model):
                 guard.restore(model)
                 if _stopped_on_nan(model, cbs, b, loss):
-                    return
+                    return {}
                 what = f"loss became {loss}" if not math.isfinite(loss) else \
                     "weights became NaN or inf"
                 raise FloatingPointError(
@@ -221,6 +222,7 @@ def _run_epoch(model, train, val, batch_size, epochs, shuffle, position, cbs, gu
     position.end_epoch()
     for cb in cbs:
         cb.on_epoch_end(epoch, logs)
+    return logs
 
 
 def _running_logs(model, position) -> dict:
