@@ -3,7 +3,9 @@
 These functions are bound as methods of ``Sequential``; they only use its public
 members (``build_for``, ``fit_step``, ``batch_metrics``, ``logits``, ``__call__``, ``reseed``,
 ``fit_calls``, ``fit_position``), so the loop reads top to bottom without the model's
-internals.
+internals. Sample and class weights are made one per-sample array at the boundary
+(``scratchnet.weighting``) and travel with each batch; callbacks get Keras's hooks in
+Keras's order (``scratchnet.callback_base``).
 
 At the boundary every input is converted to the model's dtype once and checked for NaN
 and inf (``scratchnet.inputs``); every step is guarded so that a non-finite loss leaves
