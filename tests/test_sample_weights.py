@@ -1,6 +1,7 @@
 """sample_weight and class_weight, as Keras 3: each sample's loss times its weight, summed
 and divided by the batch size; gradients by finite differences (float64) on both engines
-and any number of shards; metrics and weighted_metrics; bad input."""
+and any number of shards; metrics and weighted_metrics; bad input. (Against PyTorch and
+Keras themselves: tests/reference/test_against_keras.py.)"""
 
 import numpy as np
 import pytest
@@ -71,19 +72,6 @@ def test_weighted_losses_are_keras_sums_and_pass_finite_differences(seed, N, C):
         # unit weights are no weights
         assert loss(outputs, targets, sample_weight=np.ones(N))[0] == \
             pytest.approx(loss(outputs, targets)[0], rel=1e-14)
-
-
-def test_weighted_crossentropy_equals_pytorch():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(1)
-    z, labels, w = rng.standard_normal((7, 5)), rng.integers(0, 5, 7), rng.uniform(0, 2, 7)
-    zt = torch.tensor(z, requires_grad=True)
-    per_sample = torch.nn.functional.cross_entropy(zt, torch.tensor(labels), reduction="none")
-    expected = (per_sample * torch.tensor(w)).sum() / len(z)  # Keras's sum_over_batch_size
-    expected.backward()
-    value, grad = SparseCategoricalCrossentropy(from_logits=True)(z, labels, sample_weight=w)
-    assert value == pytest.approx(expected.item(), rel=1e-13)
-    assert rel_error(grad, zt.grad.numpy()) < 1e-13
 
 
 def test_a_zero_weight_removes_a_sample_but_the_mean_still_counts_it():
