@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from scratchnet.callbacks import Callback
+from scratchnet.callback_base import Callback
 
 
 class ModelCheckpoint(Callback):

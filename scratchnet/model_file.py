@@ -77,7 +77,8 @@ def model_config(model) -> dict:
     if model.optimizer is not None:
         compiled = {"optimizer": serialize(model.optimizer),
                     "loss": serialize(model.compiled_loss),
-                    "metrics": [_metric_config(m) for m in model.metrics]}
+                    "metrics": [_metric_config(m) for m in model.metrics],
+                    "weighted_metrics": [_metric_config(m) for m in model.weighted_metrics]}
     names = model.class_names
     if names is not None:
         names = list(names)
@@ -324,8 +325,11 @@ class _Loader:
         loss = self.make("loss", spec.get("loss"), "loss")
         metrics = [self.metric(m, f"metric {i}") for i, m in
                    enumerate(self.field(spec.get("metrics", []), "metrics", list))]
+        weighted = [self.metric(m, f"weighted metric {i}") for i, m in
+                    enumerate(self.field(spec.get("weighted_metrics", []), "weighted_metrics",
+                                         list))]
         try:
-            model.compile(optimizer, loss, metrics)
+            model.compile(optimizer, loss, metrics, weighted_metrics=weighted or None)
         except (TypeError, ValueError) as err:
             raise self.fail(f"cannot compile the saved configuration: {err}") from None
 
