@@ -25,6 +25,7 @@ _EXPORTS = {
     "History": "scratchnet.callbacks", "BackupAndRestore": "scratchnet.callbacks",
     "TerminateOnNaN": "scratchnet.callbacks", "Input": "scratchnet.sequential",
     "Sequential": "scratchnet.sequential", "SparseCategoricalCrossentropy": "scratchnet.losses",
+    "preprocess_image": "scratchnet.imageprep", "ImageError": "scratchnet.imageprep",
 }
 _SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference", "regularizers")
 
