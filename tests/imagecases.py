@@ -8,6 +8,7 @@ channel, as JPEG. Shared by tests/test_imageprep.py and tests/test_predict_cli.p
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from scratchnet.layers import Dense, Flatten
 LIKE = {"mnist-sample": "mnist", "emnist-sample": "emnist"}
 
 
+@functools.cache  # trained once per test run, shared by the test modules (do not train it)
 def train_mlp(dataset: str, epochs: int = 8):
     """An MLP on ``dataset``'s train split; returns (model, test images uint8, labels)."""
     x, y = load(dataset, "train")
