@@ -96,36 +96,43 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageError(f"{path}: the file is empty (0 bytes); it holds no image")
     try:
         with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
+            img = _decodable(ImageOps.exif_transpose(img))
             reduce = -(-max(img.size) // MAX_SIDE)
             if reduce > 1:
                 img = img.reduce(reduce)
-            return _pil_to_array(img, path)
+            return _to_array(img, path)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read (tried PNG, JPEG, BMP, "
                          "GIF, TIFF, WebP and the other formats it knows)") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"{path}: too many pixels to read safely ({err})") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
         if isinstance(err, ImageError):
             raise
         raise ImageError(f"{path}: the image data is damaged or truncated ({err})") from None
 
 
-def _pil_to_array(img, path: Path) -> np.ndarray:
+def _decodable(img):
+    """The image in one of the modes L, RGB, RGBA (8-bit), I (16-bit values) or F."""
     mode = img.mode
+    if mode in ("L", "RGB", "RGBA", "I", "F"):
+        return img
     if mode.startswith("I;16"):
-        return np.asarray(img).astype(np.uint16)
-    if mode == "I":  # 32-bit ints: what Pillow makes of some 16-bit files
-        arr = np.asarray(img)
-        if arr.min() < 0 or arr.max() > 65535:
-            raise ImageError(f"{path}: 32-bit integer pixels outside 0..65535; "
-                             "save the image as 8- or 16-bit")
-        return arr.astype(np.uint16)
-    if mode == "F":
-        return np.asarray(img, dtype=np.float64)
-    if mode in ("1", "L"):
-        return np.asarray(img.convert("L"))
+        return img.convert("I")
+    if mode == "1":
+        return img.convert("L")
     has_alpha = "A" in mode or "a" in mode or "transparency" in img.info
-    return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+    return img.convert("RGBA" if has_alpha else "RGB")
+
+
+def _to_array(img, path: Path) -> np.ndarray:
+    arr = np.asarray(img)
+    if img.mode == "I":  # 16-bit files decode to 32-bit ints
+        if arr.min() < 0 or arr.max() > 65535:
+            raise ImageError(f"{path}: 32-bit integer pixels outside 0..65535; save the "
+                             "image as 8- or 16-bit")
+        return arr.astype(np.uint16)
+    return arr.astype(np.float64) if img.mode == "F" else arr
 
 
 # -- to a gray image in [0, 1] ---------------------------------------------------------------

@@ -196,6 +196,22 @@ def test_sixteen_bit_and_exif_rotated_files(tmp_path):
     assert np.abs(preprocess_image(photo) - want).mean() < 0.02
 
 
+@pytest.mark.parametrize("mode, suffix", [("1", "png"), ("L", "png"), ("P", "png"),
+                                          ("LA", "png"), ("RGBA", "png"), ("I;16", "tif"),
+                                          ("I", "tif"), ("CMYK", "tif"), ("RGB", "bmp")])
+def test_every_pixel_format_read_and_reduced(tmp_path, mode, suffix):
+    # 1120 px tall: above MAX_SIDE, so each format also goes through the reduction.
+    x, _ = load("mnist-sample", "test")
+    big = np.kron(255 - x[0], np.ones((40, 40), np.uint8))
+    image = Image.fromarray(big.astype(np.uint16) * 257) if mode == "I;16" else (
+        Image.fromarray(big).convert(mode))
+    path = tmp_path / f"digit.{suffix}"
+    image.save(path)
+    assert Image.open(path).mode == mode
+    tolerance = 0.01 if mode == "1" else 1e-6  # 1-bit: the edges' grey levels are lost
+    assert np.abs(preprocess_image(path) - preprocess_image(x[0])).mean() < tolerance
+
+
 def test_a_photo_sized_file_is_reduced_first(tmp_path):
     x, _ = load("mnist-sample", "test")
     ink = np.kron(255 - x[5], np.ones((40, 40), np.uint8))  # 1120 px tall
