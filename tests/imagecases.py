@@ -76,6 +76,15 @@ def _paper(ink: np.ndarray, paper=(245, 240, 225), pen=(25, 35, 120)) -> np.ndar
     return np.round(np.array(paper) * (1 - a) + np.array(pen) * a).astype(np.uint8)
 
 
+def _photo(ink: np.ndarray) -> np.ndarray:
+    """A phone photo: paper lit from the left (0.92 down to 0.62), grain (sigma 0.02, fixed
+    seed), a pen at 0.15, the character 4x larger and off centre."""
+    a = _on_canvas(_upscale(ink, 4), (400, 300), (100, 120)) / 255.0
+    paper = np.linspace(0.92, 0.62, 300)[None, :] + np.random.default_rng(0).normal(
+        0, 0.02, (400, 300))
+    return np.clip(np.round(255 * (paper * (1 - a) + 0.15 * a)), 0, 255).astype(np.uint8)
+
+
 def variants(ink: np.ndarray) -> dict[str, np.ndarray]:
     """The user's versions of one dataset image (uint8 (28, 28), light ink on 0).
 
@@ -93,17 +102,19 @@ def variants(ink: np.ndarray) -> dict[str, np.ndarray]:
         "rgba_transparent": np.dstack([np.zeros((28, 28, 3), np.uint8), ink]),
         "rgba_opaque": np.dstack([np.repeat((255 - ink)[..., None], 3, axis=2),
                                   np.full((28, 28), 255, np.uint8)]),
+        "photo": _photo(ink),
     }
 
 
 def write_variants(folder: Path, stem: str, ink: np.ndarray) -> dict[str, Path]:
-    """Write every variant as PNG (and the combined one as JPEG too); name -> path."""
+    """Write every variant as PNG, except the photo as JPEG (quality 85), and the combined
+    one as JPEG too (quality 75); name -> path."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, pixels in variants(ink).items():
-        paths[name] = folder / f"{stem}_{name}.png"
-        Image.fromarray(pixels).save(paths[name])
-    combined = variants(ink)["inverted_padded_shifted_4x"]
+    made = variants(ink)
+    for name, pixels in made.items():
+        paths[name] = folder / f"{stem}_{name}.{'jpg' if name == 'photo' else 'png'}"
+        Image.fromarray(pixels).save(paths[name], **({"quality": 85} if name == "photo" else {}))
     paths["jpeg_q75"] = folder / f"{stem}_jpeg_q75.jpg"
-    Image.fromarray(combined).save(paths["jpeg_q75"], quality=75)
+    Image.fromarray(made["inverted_padded_shifted_4x"]).save(paths["jpeg_q75"], quality=75)
     return paths
