@@ -52,7 +52,11 @@ class Prediction:
                                            for c, n, p in self.top]}
 
     def as_text(self) -> str:
-        return f"{self.file}: " + ", ".join(f"{n} {100 * p:.1f}%" for _, n, p in self.top)
+        return f"{self.file}: " + ", ".join(f"{n} {_percent(p)}" for _, n, p in self.top)
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.1f}%" if p >= 0.0005 else "<0.1%"  # not "0.0%": it is not zero
 
 
 def image_paths(arguments: Sequence[str]) -> list[Path]:
