@@ -10,7 +10,7 @@ the datasets' own normalisation on any image:
 3. the paper (a plane fitted to the image's border, so a photo lit from one side works)
    is subtracted and thresholded to 0: ink must stand out from the paper's grain and
    reach 10% of the contrast; the ink is scaled so that the darkest is 1;
-4. the image is cropped to the ink's bounding box;
+4. the image is cropped to the ink's bounding box (a lone pixel, noise, does not count);
 5. the box is scaled, keeping its aspect ratio, with area (box-filter) resampling, which
    anti-aliases as the datasets' normalisation did;
 6. it is placed in 28 x 28:
@@ -21,8 +21,9 @@ the datasets' own normalisation on any image:
        mass of their digits lies within half a pixel of (14, 14), the ink spans 20 px);
    ``like="emnist"``
        longer side 24 px (the 2-px border of Cohen et al. 2017), its bounding box
-       centred in the frame, as EMNIST was built (ByMerge's letters span 24 px at half
-       intensity and their boxes are centred at 13.5 to within 0.2 px).
+       centred in the frame, as EMNIST was built (in ``emnist-sample`` the characters
+       span a median 24 px where they pass 1/8 or 1/4 of full intensity, and their
+       boxes' centres lie at 13.5 with a standard deviation under 0.2 px).
 
 The result is rounded to 8-bit grey levels, as the dataset files store them, and
 scaled to [0, 1] by :func:`scratchnet.data.normalize`, so it holds exactly the values

@@ -3,8 +3,8 @@
 Each image goes through :func:`scratchnet.preprocess_image` and the model; the top-k
 classes are printed as characters, with their probabilities::
 
-    $ scratchnet predict cnn.scratchnet my_digits/
-    my_digits/three.png: 3 97.1%, 5 1.2%, 8 0.9%, 9 0.4%, 2 0.2%
+    $ scratchnet predict digits.scratchnet my_digit.png      # the README's example
+    my_digit.png: 3 99.6%, 2 0.2%, 9 0.1%, 8 <0.1%, 7 <0.1%
 
 The characters come from the model's ``class_names`` (saved with the model when it was
 set); a model without them is read by its output width (10 -> digits, 47 -> EMNIST
