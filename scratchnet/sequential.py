@@ -288,10 +288,9 @@ class Sequential:
         self.build_for(x)
         self.layers[0].check_input(x)
         loss, logits = self._engine.gradients(x, y, training, sample_weight)
-        for layer in self.layers:
-            if layer.regularizers:
-                loss += layer.regularization_penalty()
-                layer.add_regularization_gradients()
+        for layer in self.layers:  # weight penalties (none: adds 0.0 and nothing)
+            loss += layer.regularization_penalty()
+            layer.add_regularization_gradients()
         return loss, logits
 
     def train_step(self, x: np.ndarray, y: np.ndarray):

@@ -6,7 +6,7 @@ from helpers import ENGINES
 
 from scratchnet import Input, Sequential, parallel
 from scratchnet.gradcheck import check_model, numerical_gradient, rel_error
-from scratchnet.layers import LSTM, BatchNormalization, Conv2D, Dense, Flatten
+from scratchnet.layers import GRU, LSTM, BatchNormalization, Bidirectional, Conv2D, Dense, Flatten
 from scratchnet.regularizers import L1, L1L2, L2, get_regularizer
 
 
@@ -95,3 +95,22 @@ def test_lstm_takes_all_three():
     expected = (0.01 * (layer.params["W"] ** 2).sum() + 0.1 * np.abs(layer.params["U"]).sum()
                 + 0.01 * np.abs(layer.params["b"]).sum())
     assert layer.regularization_penalty() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bidirectional_applies_its_wrapped_layers_penalties(engine):
+    # Both copies of the wrapped layer carry its regularizers; their arrays are the
+    # Bidirectional's "forward/..." and "backward/..." params.
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4, 2)), rng.integers(0, 3, 6)
+    m = Sequential([Input((4, 2)), Bidirectional(GRU(3, kernel_regularizer=L2(0.1),
+                                                      recurrent_regularizer=L1(0.05))),
+                    Dense(3, activation="softmax")], seed=0, dtype="float64", engine=engine)
+    m.compile("sgd")
+    m.build()
+    p = m.layers[0].params
+    expected = sum(0.1 * (p[f"{d}/W"] ** 2).sum() + 0.05 * np.abs(p[f"{d}/U"]).sum()
+                   for d in ("forward", "backward"))
+    assert m.regularization_loss() == pytest.approx(expected, rel=1e-12) and expected > 0
+    errors = check_model(m, x, y)
+    assert max(errors.values()) < 1e-6, errors

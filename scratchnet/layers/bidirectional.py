@@ -65,7 +65,9 @@ class Bidirectional(Layer):
             input_shape = layer.declared_input_shape
         super().__init__(input_shape=input_shape, name=name)
         self.merge_mode = merge_mode
-        config = layer.get_config()
+        # get_config gives the regularizers serialized (for files); the copies take them as
+        # the objects themselves.
+        config = {**layer.get_config(), **layer.regularizers}
         self.forward_layer = type(layer)(**{**config, "name": f"forward_{layer.name}"})
         self.backward_layer = type(layer)(**{**config, "go_backwards": not layer.go_backwards,
                                              "name": f"backward_{layer.name}"})
@@ -101,6 +103,20 @@ class Bidirectional(Layer):
 
     def _directions(self):
         return (("forward", self.forward_layer), ("backward", self.backward_layer))
+
+    # The wrapped layer's regularizers are the copies'; their arrays are this layer's
+    # params under "forward/..." and "backward/...", and its grads are what the engine fills.
+    def _penalized(self):
+        for d, layer in self._directions():
+            for arg, reg in layer.regularizers.items():
+                yield f"{d}/{layer.REGULARIZED[arg]}", reg
+
+    def regularization_penalty(self) -> float:
+        return sum((reg.penalty(self.params[key]) for key, reg in self._penalized()), 0.0)
+
+    def add_regularization_gradients(self) -> None:
+        for key, reg in self._penalized():
+            self.grads[key] += reg.gradient(self.params[key])
 
     def forward(self, x, training):
         """(N, T, D) -> (N, [T,] 2H) for 'concat', (N, [T,] H) otherwise, or two of those."""
