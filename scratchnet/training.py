@@ -136,6 +136,10 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     else:
         x_val = y_val = None
 
+    for layer in model.layers:  # a bad last batch is refused before any step, not at it
+        if hasattr(layer, "check_training_batches"):
+            layer.check_training_batches({min(batch_size, len(x)), len(x) % batch_size or
+                                          batch_size})
     model.fit_calls += 1
     rng = model.reseed(seed if seed is not None else (model.seed, model.fit_calls))
     n = len(x)

@@ -10,7 +10,7 @@ from scratchnet import SGD, Adam, Input, Sequential
 from scratchnet.archive import ModelFileError
 from scratchnet.callbacks import BackupAndRestore, EarlyStopping
 from scratchnet.data import IDXFormatError, read_idx
-from scratchnet.layers import BatchNormalization, Dense
+from scratchnet.layers import BatchNormalization, Conv2D, Dense, Flatten
 
 
 def model():
@@ -157,3 +157,17 @@ def test_numpy_scalars_are_accepted_where_numbers_are():
           verbose=0)
     assert m.predict(X, batch_size=np.uint8(3)).shape == (10, 3)
     assert len(m.evaluate(X, Y, batch_size=np.int16(5))) == 2
+
+
+def test_a_batchnorm_batch_of_one_is_refused_before_any_step():
+    m = bn_model()
+    m.build_for(X[:9].astype(np.float32))
+    before = [w.copy() for w in m.get_weights()]
+    with pytest.raises(ValueError, match="got a batch of 1"):
+        m.fit(X[:9], Y[:9], batch_size=4, verbose=0)
+    assert all((a == b).all() for a, b in zip(before, m.get_weights(), strict=True))
+    # After a conv, one sample still has many values per channel: nothing to refuse.
+    conv = Sequential([Input((4, 4, 1)), Conv2D(2, 3), BatchNormalization(), Flatten(),
+                       Dense(3, activation="softmax")])
+    conv.compile("adam")
+    conv.fit(np.ones((5, 4, 4, 1)), np.arange(5) % 3, batch_size=4, verbose=0)

@@ -108,6 +108,13 @@ class BatchNormalization(Layer):
                 "(and a dataset whose last batch is not a single sample), or call the model "
                 "with training=False")
 
+    def check_training_batches(self, sizes) -> None:
+        """Refuse, before training starts, batch sizes that :meth:`check_batch` would refuse
+        mid-epoch (``fit`` calls it with its full and last batch sizes)."""
+        per_sample = int(np.prod(self.input_shape)) // self.input_shape[self.channel_axis - 1]
+        for size in sizes:
+            self.check_batch(size * per_sample)
+
     def update_moving_statistics(self, mean, var) -> None:
         """moving <- momentum moving + (1 - momentum) batch, in place (once per step)."""
         mm, mv = self.state["moving_mean"], self.state["moving_variance"]
