@@ -9,6 +9,7 @@ Gradio is imported only here, and only when the demo starts (the ``[demo]`` extr
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 import time
@@ -50,6 +51,16 @@ def _gradio():
             f"the demo needs Gradio, which is not installed ({exc}); install the extra: "
             "pip install 'scratchnet[demo]'") from None
     return gradio
+
+
+def _require_gradio() -> None:
+    """Fail early, before any model is trained, without paying for Gradio's import."""
+    try:
+        found = importlib.util.find_spec("gradio") is not None
+    except ValueError:  # a None placeholder in sys.modules
+        found = False
+    if not found:
+        _gradio()  # raises, naming the extra
 
 
 def load_models(paths: Sequence[str | Path]) -> list[DemoModel]:
@@ -129,13 +140,14 @@ def build(entries: Sequence[DemoModel], summary: str):
             seen = gr.Image(label=_seen_label(entries), interactive=False, format="png",
                             buttons=[], elem_id="sn-seen")
         banner = gr.HTML(banner_html([]), elem_id="sn-banner")
-        cards, labels = [], []
+        # Cards and bars in two rows, so each row lines up whatever the cards' lengths.
         with gr.Row(equal_height=True):
-            for i, entry in enumerate(entries):
-                with gr.Column(min_width=220):
-                    cards.append(gr.HTML(card_html(entry), elem_id=f"sn-card-{i}"))
-                    labels.append(gr.Label(num_top_classes=TOP, label=f"{entry.name}: top {TOP}",
-                                           show_heading=False, elem_id=f"sn-label-{i}"))
+            cards = [gr.HTML(card_html(entry), elem_id=f"sn-card-{i}", min_width=220,
+                             elem_classes="sn-card-box") for i, entry in enumerate(entries)]
+        with gr.Row(equal_height=True):
+            labels = [gr.Label(num_top_classes=TOP, label=f"{entry.name}: top {TOP}",
+                               show_heading=False, min_width=220, elem_id=f"sn-label-{i}")
+                      for i, entry in enumerate(entries)]
         outputs = [seen, banner, *cards, *labels]
         # The input just changed is shown; when it is cleared, the other one (if any).
         sketch.change(lambda s, u: session.respond(_first(drawing(s), u)), [sketch, upload],
@@ -174,10 +186,11 @@ def main(models: Sequence[str] | None, sample: str, host: str, port: int) -> int
     import scratchnet
 
     try:
-        _gradio()  # before any training, so a missing extra costs nothing
+        _require_gradio()
         if models:
             entries = load_models(models)
-            summary = f"Models from --models: {', '.join(str(m) for m in models)}."
+            summary = (f"{len(entries)} models from --models, each in its column below with "
+                       "the file it came from.")
         else:
             from .defaults import default_models
 

@@ -80,7 +80,8 @@ def _train(recipe: Recipe, sample: str, class_names: tuple[str, ...]):
 
 
 def default_models(sample: str = "mnist-sample", folder: Path | None = None,
-                   log: Callable[[str], None] | None = None) -> tuple[list[DemoModel], str]:
+                   log: Callable[[str], None] | None = None,
+                   recipes: tuple[Recipe, ...] = RECIPES) -> tuple[list[DemoModel], str]:
     """Load the default models from the cache, or train and cache them.
 
     Parameters
@@ -91,6 +92,8 @@ def default_models(sample: str = "mnist-sample", folder: Path | None = None,
         The cache folder (default: ``scratchnet.data.cache_dir() / "demo"``).
     log : callable, optional
         Receives a line per step (default: print to stderr).
+    recipes : tuple of Recipe
+        The models (default :data:`RECIPES`).
 
     Returns
     -------
@@ -106,7 +109,7 @@ def default_models(sample: str = "mnist-sample", folder: Path | None = None,
     class_names = tuple(get_spec(sample).class_names)
     x_test, y_test = load(sample, "test")
     entries, how = [], []
-    for recipe in RECIPES:
+    for recipe in recipes:
         path = cache_path(recipe, sample, folder)
         model = None
         if path.exists():

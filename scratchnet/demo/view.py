@@ -17,7 +17,9 @@ from .inference import DemoModel, Prediction, disagreements
 __all__ = ["CSS", "banner_html", "card_html", "network_view", "rivals"]
 
 CSS = """
-.sn-card { border: 2px solid #d4d4d8; border-radius: 10px; padding: 10px 14px; }
+.sn-card { border: 2px solid #d4d4d8; border-radius: 10px; padding: 10px 14px;
+           height: 100%; box-sizing: border-box; }
+.sn-card-box .html-container, .sn-card-box .prose { height: 100%; }
 .sn-card.sn-disagrees { border-color: #dc2626; background: #fef2f2; }
 .sn-card.sn-agrees { border-color: #16a34a; background: #f0fdf4; }
 .sn-name { font-size: 1.25em; font-weight: 700; }
@@ -25,7 +27,7 @@ CSS = """
 .sn-guess b { font-size: 1.4em; }
 .sn-time { color: #3f3f46; font-variant-numeric: tabular-nums; }
 .sn-flag { color: #b91c1c; font-weight: 700; margin-top: 4px; }
-.sn-origin { color: #71717a; font-size: 0.85em; margin-top: 6px; }
+.sn-origin { color: #71717a; font-size: 0.85em; margin-top: 6px; overflow-wrap: anywhere; }
 .sn-banner { border-radius: 10px; padding: 10px 14px; font-size: 1.1em; }
 .sn-banner.sn-agree { background: #dcfce7; color: #14532d; border: 2px solid #16a34a; }
 .sn-banner.sn-disagree { background: #fee2e2; color: #7f1d1d; border: 2px solid #dc2626; }
