@@ -141,3 +141,13 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
             backup.delete_backup(self.backup_dir)
+
+
+def __getattr__(name):
+    # ModelCheckpoint lives in scratchnet.checkpoint (which imports Callback from here):
+    # found here too, loaded on first use so that neither import needs the other first.
+    if name == "ModelCheckpoint":
+        from scratchnet.checkpoint import ModelCheckpoint
+
+        return ModelCheckpoint
+    raise AttributeError(f"module 'scratchnet.callbacks' has no attribute {name!r}")

@@ -90,6 +90,10 @@ class Loss:
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
+    def get_config(self) -> dict:
+        """The constructor's arguments, for saving (``scratchnet.registry``)."""
+        return {"from_logits": self.from_logits}
+
     def fused(self) -> Loss:
         """This loss on the logits of its ``fuses`` activation: what a model ending in that
         activation hands it in training."""
@@ -203,6 +207,9 @@ class CategoricalCrossentropy(Loss):
         super().__init__(from_logits)
         self.label_smoothing = _smoothing(label_smoothing, self.name)
 
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
     def _check_outputs(self, outputs) -> int:
         if not isinstance(outputs, np.ndarray) or outputs.ndim != 2:
             raise ValueError(f"{self.name}: expected outputs of shape (N, C), got "
@@ -295,6 +302,9 @@ class BinaryCrossentropy(Loss):
         super().__init__(from_logits)
         self.label_smoothing = _smoothing(label_smoothing, self.name)
 
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
     def _prepare(self, targets, outputs):
         targets = np.asarray(targets, dtype=outputs.dtype)
         if self.label_smoothing:
@@ -316,6 +326,9 @@ class MeanSquaredError(Loss):
     def __init__(self):
         super().__init__(from_logits=False)
 
+    def get_config(self):
+        return {}
+
 
 class MeanAbsoluteError(Loss):
     """mean |y - t| over the last axis, then over the batch."""
@@ -325,6 +338,9 @@ class MeanAbsoluteError(Loss):
 
     def __init__(self):
         super().__init__(from_logits=False)
+
+    def get_config(self):
+        return {}
 
 
 _BY_NAME = {

@@ -13,6 +13,7 @@ from scratchnet.engine import check_engine, make_engine
 from scratchnet.inputs import as_model_input, check_input_shape
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
 from scratchnet.losses import get_loss
+from scratchnet.model_file import save_model
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
@@ -66,6 +67,11 @@ class Sequential:
         #: While ``fit`` runs, where it is (``scratchnet.backup.FitPosition``): what
         #: BackupAndRestore saves and restores. None outside ``fit``.
         self.fit_position = None
+        #: What each output unit means (e.g. the dataset's characters), saved with the
+        #: model (``save``) for whoever predicts with it; None when unknown.
+        self.class_names: list[str] | None = None
+        #: The loss as compile was given it (``loss`` may be its fused form): what ``save`` keeps.
+        self.compiled_loss = None
         for layer in layers or []:
             self.add(layer)
 
@@ -91,8 +97,12 @@ class Sequential:
     def built(self) -> bool:
         return bool(self.layers) and all(layer.built for layer in self.layers)
 
-    def build(self, input_shape=None, dtype=None) -> None:
-        """Build every layer in turn; each layer's init draws from its own seeded stream."""
+    def build(self, input_shape=None, dtype=None, before_layer=None) -> None:
+        """Build every layer in turn; each layer's init draws from its own seeded stream.
+
+        ``before_layer(index, layer, input_shape)``, if given, runs before each layer is
+        built (loading a file checks the sizes it would allocate there).
+        """
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers")
         shape = tuple(input_shape or self.input_shape or ())
@@ -104,7 +114,9 @@ class Sequential:
         self.input_shape = shape
         self.dtype = as_float_dtype(dtype or self.dtype or np.float32)
         streams = np.random.SeedSequence([self.seed, 0]).spawn(len(self.layers))
-        for layer, stream in zip(self.layers, streams, strict=True):
+        for i, (layer, stream) in enumerate(zip(self.layers, streams, strict=True)):
+            if before_layer is not None:
+                before_layer(i, layer, shape)
             try:
                 shape = layer.build(shape, self.dtype, np.random.default_rng(stream))
             except (ValueError, TypeError) as err:
@@ -212,6 +224,7 @@ class Sequential:
         """
         self.optimizer = get_optimizer(optimizer)
         given = get_loss(loss)
+        self.compiled_loss = given
         self.metrics = list(metrics or [])
         self.metric_functions = [resolve_metric(m, given.name) for m in self.metrics]
         if not self.layers:
@@ -297,3 +310,4 @@ class Sequential:
     predict = predict
     save_weights = save_weights
     load_weights = load_weights
+    save = save_model

@@ -59,6 +59,9 @@ class TopK:
         self.k, self.sparse = int(k), bool(sparse)
         self.name = ("sparse_" if sparse else "") + "top_k_categorical_accuracy"
 
+    def get_config(self) -> dict:
+        return {"k": self.k, "sparse": self.sparse}
+
     def __call__(self, y_true, scores, from_logits=False) -> float:
         labels = (_labels(y_true, scores) if self.sparse
                   else np.asarray(y_true).argmax(axis=-1))
