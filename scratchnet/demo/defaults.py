@@ -38,6 +38,7 @@ class Recipe:
     epochs: int
     batch_size: int = 64
     seed: int = 0
+    split: str = "train"  # of the sample, in scratchnet.data.load's slice syntax
 
     def key(self, sample: str) -> str:
         """A short digest of everything that changes the trained weights."""
@@ -62,6 +63,10 @@ def cache_path(recipe: Recipe, sample: str, folder: Path | None = None) -> Path:
     return Path(folder) / f"{sample}-{recipe.name}-{recipe.key(sample)}.scratchnet"
 
 
+def _epochs(recipe: Recipe) -> str:
+    return f"{recipe.epochs} epoch{'' if recipe.epochs == 1 else 's'}"
+
+
 def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(model.predict(x, batch_size=256).argmax(axis=1) == y))
 
@@ -70,7 +75,7 @@ def _train(recipe: Recipe, sample: str, class_names: tuple[str, ...]):
     from scratchnet import seed_models
     from scratchnet.data import load, normalize
 
-    x, y = load(sample, "train")
+    x, y = load(sample, recipe.split)
     model = getattr(seed_models, recipe.architecture)(len(class_names), seed=recipe.seed)
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(normalize(x, recipe.layout), y, batch_size=recipe.batch_size,
@@ -119,15 +124,15 @@ def default_models(sample: str = "mnist-sample", folder: Path | None = None,
                 log(f"scratchnet demo: the cached {recipe.name} is unreadable ({exc}); "
                     "training it again")
         if model is not None:
-            origin = f"loaded from the cache {path} ({recipe.epochs} epochs on {sample})"
+            origin = f"loaded from the cache {path} ({_epochs(recipe)} on {sample})"
             how.append("loaded")
         else:
             log(f"scratchnet demo: training the default {recipe.name} on {sample} "
-                f"({recipe.epochs} epochs)...")
+                f"({_epochs(recipe)})...")
             start = time.perf_counter()
             model, n = _train(recipe, sample, class_names)
             seconds = time.perf_counter() - start
-            origin = (f"trained just now on {sample} ({n:,} images, {recipe.epochs} epochs, "
+            origin = (f"trained just now on {sample} ({n:,} images, {_epochs(recipe)}, "
                       f"{seconds:.1f} s)")
             how.append("trained")
             try:
