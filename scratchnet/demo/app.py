@@ -1,8 +1,9 @@
 """The Gradio interface of ``scratchnet demo``: draw or upload, and compare the models.
 
 Layout, top to bottom: where the models came from; the sketchpad, the upload and the
-input as the network sees it; the agreement banner; one column per model (its guess, its
-inference time, whom it disagrees with, its top five as probability bars).
+input as the network sees it; the agreement banner; a card per model, side by side (its
+guess, its inference time, whom it disagrees with, where it came from), and under each
+card the model's top five as probability bars.
 
 Gradio is imported only here, and only when the demo starts (the ``[demo]`` extra).
 """
@@ -189,14 +190,19 @@ def main(models: Sequence[str] | None, sample: str, host: str, port: int) -> int
         _require_gradio()
         if models:
             entries = load_models(models)
-            summary = (f"{len(entries)} models from --models, each in its column below with "
-                       "the file it came from.")
+            summary = (f"{len(entries)} model{'s' if len(entries) > 1 else ''} from --models; "
+                       "each card below names its file.")
         else:
             from .defaults import default_models
 
             entries, summary = default_models(sample)
+    except (DemoUnavailable, scratchnet.ModelFileError, ValueError) as exc:
+        # ValueError: a model the demo cannot feed or read (DemoModel.check names it).
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         serve(entries, summary, host, port)
-    except (DemoUnavailable, ValueError, scratchnet.ModelFileError) as exc:
+    except DemoUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
