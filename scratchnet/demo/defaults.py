@@ -144,9 +144,12 @@ def default_models(sample: str = "mnist-sample", folder: Path | None = None,
         accuracy = _accuracy(model, normalize(x_test, recipe.layout), y_test)
         origin += f"; {accuracy:.1%} of the sample's {len(y_test):,} test images right"
         entries.append(DemoModel.check(recipe.name, model, class_names, origin))
-    verb = {("loaded",) * len(how): "loaded from the cache",
-            ("trained",) * len(how): "trained just now"}.get(tuple(how), "trained or loaded")
-    summary = (f"No --models given: the default seed CNN and LSTM, {verb}, "
-               f"learned from the bundled {sample} (a small sample, so they are weaker than "
-               "models trained on the full dataset).")
+    if set(how) == {"trained"}:
+        verb = "were trained just now on"
+    elif set(how) == {"loaded"}:
+        verb = "were loaded from the cache, trained earlier on"
+    else:
+        verb = "were trained just now or loaded from the cache (each card says which), on"
+    summary = (f"No --models given: the seed CNN and LSTM {verb} the bundled {sample}, a "
+               "small sample, so they are weaker than models trained on the full dataset.")
     return entries, summary
