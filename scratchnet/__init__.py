@@ -27,6 +27,7 @@ _EXPORTS = {
     "Sequential": "scratchnet.sequential", "SparseCategoricalCrossentropy": "scratchnet.losses",
     "load_model": "scratchnet.model_file", "register_layer": "scratchnet.registry",
     "ModelCheckpoint": "scratchnet.callbacks", "ModelFileError": "scratchnet.archive",
+    "preprocess_image": "scratchnet.imageprep", "ImageError": "scratchnet.imageprep",
 }
 _SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference", "regularizers")
 

@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from scratchnet.callbacks import Callback
+from scratchnet.callback_base import Callback
 
 
 class ModelCheckpoint(Callback):
@@ -25,6 +25,8 @@ class ModelCheckpoint(Callback):
         end in ``.scratchnet`` (whole model), or ``.npz`` with ``save_weights_only=True``.
     monitor : str, default 'val_loss'
         The log entry ``save_best_only`` compares.
+    verbose : 0 or 1
+        1: a line on stderr for each save, or each skipped one.
     save_best_only : bool
         Save only when ``monitor`` improves on the best so far (with a fixed filepath,
         the file always holds the best model).
@@ -38,12 +40,12 @@ class ModelCheckpoint(Callback):
         logs of the epoch so far, which hold no validation figures).
     initial_value_threshold : float, optional
         ``save_best_only`` saves only values better than this.
-    verbose : 0 or 1
-        1: a line on stderr for each save, or each skipped one.
+
+    The arguments are Keras's, in Keras's order.
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch", verbose=0,
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         self.filepath = str(filepath)
         suffix = Path(self.filepath).suffix

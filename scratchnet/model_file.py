@@ -40,8 +40,8 @@ FORMAT = 1
 KIND = "saved model (.scratchnet)"
 #: Nested objects (a Bidirectional's layer, a schedule in an optimizer) go no deeper.
 _MAX_DEPTH = 4
-#: Each layer object costs about 2 KB before it is built, so that a megabyte of config
-#: could otherwise ask for 40,000 of them (80 MB, and seconds of building).
+#: Every layer object costs memory and time before its weights can be checked, and a
+#: megabyte of config could otherwise ask for tens of thousands of them.
 MAX_LAYERS = 1000
 #: Which config keys hold nested objects, and of what kind (registry's convention).
 _NESTED = {"layer": "layer", "activation": "layer", "learning_rate": "schedule"}
@@ -77,7 +77,8 @@ def model_config(model) -> dict:
     if model.optimizer is not None:
         compiled = {"optimizer": serialize(model.optimizer),
                     "loss": serialize(model.compiled_loss),
-                    "metrics": [_metric_config(m) for m in model.metrics]}
+                    "metrics": [_metric_config(m) for m in model.metrics],
+                    "weighted_metrics": [_metric_config(m) for m in model.weighted_metrics]}
     names = model.class_names
     if names is not None:
         names = list(names)
@@ -248,9 +249,9 @@ class _Loader:
                             f"own, {how}load_model(path, custom_objects={{{name!r}: "
                             f"YourClass}}) (known: {', '.join(known_names(kind, self.custom))})")
         base = _base_class(kind)
-        if base is not None and not (isinstance(cls, type) and issubclass(cls, base)):
+        if not isinstance(cls, type) or (base is not None and not issubclass(cls, base)):
             raise self.fail(f"{where}: {name!r} names {cls!r}, which is not a "
-                            f"{base.__name__}")
+                            f"{base.__name__ if base else 'class'}")
         config = self.field(spec.get("config", {}), f"{where} config", dict)
         if kind == "layer" and not isinstance(config.get("name", ""), str):
             raise self.fail(f"{where}: the layer name must be a string, got "
@@ -312,8 +313,9 @@ class _Loader:
             model.build(input_shape, before_layer=check)
         except ModelFileError:
             raise
-        except (TypeError, ValueError) as err:
-            raise self.fail(f"the saved layers do not fit together: {err}") from None
+        except Exception as err:  # noqa: BLE001 - any layer's refusal of the saved shapes
+            raise self.fail(f"the saved layers do not fit together: {type(err).__name__}: "
+                            f"{err}") from None
 
     def compile(self, model, spec) -> None:
         if spec is None:
@@ -323,8 +325,11 @@ class _Loader:
         loss = self.make("loss", spec.get("loss"), "loss")
         metrics = [self.metric(m, f"metric {i}") for i, m in
                    enumerate(self.field(spec.get("metrics", []), "metrics", list))]
+        weighted = [self.metric(m, f"weighted metric {i}") for i, m in
+                    enumerate(self.field(spec.get("weighted_metrics", []), "weighted_metrics",
+                                         list))]
         try:
-            model.compile(optimizer, loss, metrics)
+            model.compile(optimizer, loss, metrics, weighted_metrics=weighted or None)
         except (TypeError, ValueError) as err:
             raise self.fail(f"cannot compile the saved configuration: {err}") from None
 
