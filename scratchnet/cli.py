@@ -128,6 +128,20 @@ def predict(args: argparse.Namespace) -> int:
     return run(args)
 
 
+@command("demo", "the draw-and-predict web app comparing models (needs the [demo] extra)",
+         arg("--models", nargs="+", metavar="MODEL",
+             help="saved models to compare side by side (default: the seed CNN and LSTM, "
+                  "trained briefly on a bundled sample, or loaded from the cache)"),
+         arg("--sample", choices=("mnist-sample", "emnist-sample"), default="mnist-sample",
+             help="what the default models learn (default: %(default)s)"),
+         arg("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)"),
+         arg("--port", type=int, default=7860, help="port to serve on (default: %(default)s)"))
+def demo(args: argparse.Namespace) -> int:
+    from scratchnet.demo.app import main as demo_main
+
+    return demo_main(args.models, args.sample, args.host, args.port)
+
+
 # -- the parser ---------------------------------------------------------------------------------
 def build_parser(prog: str = "scratchnet") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
