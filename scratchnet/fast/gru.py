@@ -29,7 +29,18 @@ from scratchnet.kernels.gru import gru_backward_step, gru_forward_step, gru_infe
 
 
 class FastGRU(Runner):
-    """:class:`~scratchnet.layers.GRU` with reusable time-major buffers."""
+    """:class:`~scratchnet.layers.GRU` with reusable time-major buffers.
+
+    ``reset_after=True`` only: a ``GRU(reset_after=False)`` runs its reference pair on the
+    fast engine too (``handles``). Its reset gate sits between two recurrent GEMMs per
+    step, ``h @ U_zr`` and ``(r * h) @ U_h``, so a fast path would need two more fused
+    kernels per direction for a formulation that the study, Keras 3 and PyTorch do not use
+    by default.
+    """
+
+    @classmethod
+    def handles(cls, layer) -> bool:
+        return layer.reset_after
 
     def __init__(self, layer, grads):
         super().__init__(layer, grads)
