@@ -1,6 +1,7 @@
 """GRU on the fast engine: GEMMs for the projections, a fused kernel per step.
 
-The input projection of all T steps is one GEMM (``[x, 1] @ [W; b[0]]``); each step is
+The input projection of all T steps is one GEMM (``[x, 1] @ [W; b[0]]``,
+``scratchnet.fast.projection``); each step is
 one GEMM (``h_{t-1} @ U``) and one kernel (gates, candidate and new state,
 ``scratchnet.kernels.gru``), which adds the recurrent bias ``b[1]``. The backward is one
 GEMM (``dzh_{t+1} @ U.T``) and one kernel per step, the kernel also carrying the direct
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchnet.fast.projection import InputProjection
 from scratchnet.fast.runner import Runner
 from scratchnet.kernels.gru import gru_backward_step, gru_forward_step, gru_infer_step
 
@@ -50,10 +52,7 @@ class FastGRU(Runner):
         if self.batch == n:
             return
         (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
-        self.x1 = np.empty((t, n, d + 1), dt)  # x, time-major, and a column of ones
-        self.x1[:, :, d] = 1
-        self.wb = np.empty((d + 1, 3 * h), dt)  # [W; b[0]]
-        self.dwb = np.empty((d + 1, 3 * h), dt)  # [dW; db[0]]
+        self.projection = InputProjection(t, n, d, 3 * h, dt)  # [x, 1] @ [W; b[0]]
         self.zx = np.empty((t, n, 3 * h), dt)  # x_t @ W + b[0] for all t
         self.zh = np.empty((n, 3 * h), dt)  # h_{t-1} @ U, one step at a time
         self.gates = np.empty((t, n, 3 * h), dt)  # z, r, hh
@@ -74,12 +73,10 @@ class FastGRU(Runner):
             x = x[:, ::-1]  # a view; the copies below reverse it for free
         if not training:
             return self._infer(x)
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        n, t = x.shape[0], self.layer.input_shape[0]
         self._buffers(n)
         p = self.layer.params
-        np.copyto(self.x1[:, :, :d], x.transpose(1, 0, 2))
-        self.wb[:d], self.wb[d] = p["W"], p["b"][0]
-        np.matmul(self.x1.reshape(t * n, d + 1), self.wb, out=self.zx.reshape(t * n, 3 * h))
+        self.projection.forward(x, p["W"], p["b"][0], self.zx)
         hs, zh, b1 = self.h, self.zh, p["b"][1]
         for s in range(t):
             if s == 0:
@@ -116,7 +113,7 @@ class FastGRU(Runner):
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
         dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
         W, U = self.layer.params["W"], self.layer.params["U"]
@@ -135,14 +132,10 @@ class FastGRU(Runner):
             gru_backward_step(dh_rec, carry_in, dy_s, self.gates[s], self.a[s], self.h[s],
                               dzx[s], dzh[s], carry[s % 2])
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
-        dzx2, dzh2 = dzx.reshape(t * n, 3 * h), dzh.reshape(t * n, 3 * h)
-        np.matmul(self.x1.reshape(t * n, d + 1).T, dzx2, out=self.dwb)  # [dW; db[0]]
-        self.grads["W"][...] = self.dwb[:d]
-        self.grads["b"][0], self.grads["b"][1] = self.dwb[d], dzh2.sum(axis=0)
+        dzh2 = dzh.reshape(t * n, 3 * h)
+        self.projection.weight_grads(dzx, self.grads["W"], self.grads["b"][0])
+        self.grads["b"][1] = dzh2.sum(axis=0)
         np.matmul(self.h[:t].reshape(t * n, h).T, dzh2, out=self.grads["U"])
         if not self.need_input_grad:
             return None
-        dx = (dzx2 @ W.T).reshape(t, n, d)  # time-major, in processing order
-        if self.layer.go_backwards:
-            dx = dx[::-1]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return self.projection.input_grad(dzx, W, self.layer.go_backwards)
