@@ -10,22 +10,18 @@ reduction each over all steps after the loop. Caches are time-major (T, N, ...) 
 reused while the batch size stays; ``h`` keeps T+1 steps with slot 0 the zero initial
 state.
 
-Inference keeps nothing and makes one GEMM per step: ``[x_t, 1, h_{t-1}]`` times the
-block matrix::
-
-    [ W_zr             W_h     0     ]   D rows
-    [ b0_zr + b1_zr    b0_h    b1_h  ]   1 row
-    [ U_zr             0       U_h   ]   H rows
-
-gives ``[pre-activations of z, r | x_t W_h + b0_h | h U_h + b1_h]``, (N, 4H): the
-candidate's two parts stay apart because the reset gate multiplies only the second.
+Inference keeps nothing: the same GEMMs (the input projection a block of steps at a
+time, ``projected_steps``, and ``h_{t-1} @ U`` per step) and one kernel per step that
+updates h in place. (A single GEMM per step on ``[x_t, 1, h_{t-1}]`` would need a
+(D+1+H, 4H) block matrix, since the reset gate multiplies only the recurrent part of the
+candidate: a third more multiplications, of zeros; benchmarks/README.md has the figures.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from scratchnet.fast.projection import InputProjection
+from scratchnet.fast.projection import InputProjection, projected_steps
 from scratchnet.fast.runner import Runner
 from scratchnet.kernels.gru import gru_backward_step, gru_forward_step, gru_infer_step
 
@@ -89,24 +85,18 @@ class FastGRU(Runner):
         return hs[t].copy()  # a copy: the buffer is overwritten by the next batch
 
     def _infer(self, x):
-        """Inference: one GEMM per step on ``[x_t, 1, h_{t-1}]`` (see the module docstring)."""
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        """Inference: the training forward's GEMMs and maths, keeping nothing: the input
+        projection a block of steps at a time, then per step ``h @ U`` and a kernel that
+        updates h in place."""
+        n, h = x.shape[0], self.layer.units
         p, dt = self.layer.params, self.layer.dtype
-        W, U, b = p["W"], p["U"], p["b"]
-        w = np.zeros((d + 1 + h, 4 * h), dt)
-        w[:d, :3 * h] = W
-        w[d, :2 * h] = b[0, :2 * h] + b[1, :2 * h]
-        w[d, 2 * h:3 * h], w[d, 3 * h:] = b[0, 2 * h:], b[1, 2 * h:]
-        w[d + 1:, :2 * h], w[d + 1:, 3 * h:] = U[:, :2 * h], U[:, 2 * h:]
-        xh = np.empty((n, d + 1 + h), dt)
-        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
-        z4, hs = np.empty((n, 4 * h), dt), np.zeros((n, h), dt)
-        out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
-        for s in range(t):
-            xh[:, :d] = x[:, s]
-            np.matmul(xh, w, out=z4)
-            gru_infer_step(z4, hs)  # h_{s-1} -> h_s in place
-            xh[:, d + 1:] = hs
+        U, b1 = p["U"], p["b"][1]
+        zh, hs = np.zeros((n, 3 * h), dt), np.zeros((n, h), dt)  # h_{-1} = 0: zh = 0
+        out = np.empty((n, x.shape[1], h), dt) if self.layer.return_sequences else None
+        for s, zx in enumerate(projected_steps(x, p["W"], p["b"][0])):
+            if s > 0:
+                np.matmul(hs, U, out=zh)
+            gru_infer_step(zx, zh, b1, hs)  # h_{s-1} -> h_s in place
             if out is not None:
                 out[:, s] = hs
         return out if out is not None else hs
