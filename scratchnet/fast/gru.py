@@ -57,6 +57,7 @@ class FastGRU(Runner):
         self.dzx = np.empty((t, n, 3 * h), dt)
         self.dzh = np.empty((t, n, 3 * h), dt)
         self.dh = np.empty((n, h), dt)
+        self.ut = np.empty((3 * h, h), dt)  # U.T, C-contiguous (see backward)
         self.carry = np.empty((2, n, h), dt)  # z * dL/dh, passed to the step before
         self.zeros = np.zeros((n, h), dt)
         self.dyt = np.empty((t, n, h), dt) if self.layer.return_sequences else None
@@ -107,6 +108,10 @@ class FastGRU(Runner):
         seqs = self.layer.return_sequences
         dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
         W, U = self.layer.params["W"], self.layer.params["U"]
+        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
+        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
+        ut = self.ut
+        np.copyto(ut, U.T)
         if seqs:
             np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
         dzx, dzh, dh, carry = self.dzx, self.dzh, self.dh, self.carry
@@ -116,7 +121,7 @@ class FastGRU(Runner):
             if s == t - 1:
                 dh_rec, carry_in = self.zeros, self.zeros  # nothing after the last step
             else:
-                np.matmul(dzh[s + 1], U.T, out=dh)
+                np.matmul(dzh[s + 1], ut, out=dh)
                 dh_rec, carry_in = dh, carry[(s + 1) % 2]
             dy_s = self.dyt[s] if seqs else (dy if s == t - 1 else self.zeros)
             gru_backward_step(dh_rec, carry_in, dy_s, self.gates[s], self.a[s], self.h[s],

@@ -46,6 +46,7 @@ class FastLSTM(Runner):
         self.tanh_c = np.empty((t, n, h), dt)
         self.dz = np.empty((t, n, 4 * h), dt)  # dL/dz of every step, for the weight GEMMs
         self.dh = np.empty((n, h), dt)
+        self.ut = np.empty((4 * h, h), dt)  # U.T, C-contiguous (see backward)
         self.dc = np.empty((n, h), dt)
         self.dc_prev = np.empty((n, h), dt)
         self.batch = n
@@ -99,6 +100,10 @@ class FastLSTM(Runner):
         expected = None if n is None else (n, t, h) if seqs else (n, h)
         dy = self.check_upstream(dy, expected)
         W, U = self.layer.params["W"], self.layer.params["U"]
+        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
+        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
+        ut = self.ut
+        np.copyto(ut, U.T)
         dz, dh, dc, dc_prev = self.dz, self.dh, self.dc, self.dc_prev
         dc.fill(0)  # nothing flows into c_{T-1} from after the sequence
         for s in range(t - 1, -1, -1):
@@ -106,7 +111,7 @@ class FastLSTM(Runner):
             if s == t - 1:
                 dh[...] = dy[:, s] if seqs else dy
             else:
-                np.matmul(dz[s + 1], U.T, out=dh)
+                np.matmul(dz[s + 1], ut, out=dh)
                 if seqs:
                     dh += dy[:, s]
             lstm_backward_step(dh, dc, self.gates[s], self.c[s], self.tanh_c[s], dz[s], dc_prev)
