@@ -22,6 +22,11 @@ import used to set) halved PyTorch's LSTM training (issue 17). So here:
 - **Same real data**: EMNIST ByMerge's test split from ``SCRATCHNET_DATA`` (random values
   of the same shapes with ``--data random``, for smoke runs only).
 
+The rows: the seed CNN and LSTM (``scratchnet.seed_models``), and the recurrent study's
+GRU and SimpleRNN models (issue 12: ``Input((28, 28))``, the cell with 128 units,
+``Dense(64, relu)``, ``Dense(47, softmax)``, Adam 1e-3; PyTorch: ``nn.GRU``, which is
+Keras's ``reset_after=True`` formulation, and ``nn.RNN`` with tanh; ``bench_torch``).
+
 In a child: ``warmup`` untimed runs, then ``repeats`` timed runs; a training run is
 ``steps`` steps of batch 128 with Adam, an inference run ``steps`` batches of 1024; the
 child's figure is the median samples/s of its runs. A row's figure is the median over
@@ -34,8 +39,8 @@ high-water mark of the timed runs above the RSS once data and model were loaded
 (``common.PeakMemory``).
 
 **The GEMM ceiling** (``gemm_child``): the float32 rate of NumPy's BLAS at each matrix
-product the seed models need per batch (the convolutions' im2col GEMMs, the dense
-layers', the LSTM's input projection and its per-step ``h @ U``, and their backward
+product the models need per batch (the convolutions' im2col GEMMs, the dense
+layers', a recurrent layer's input projection and its per-step ``h @ U``, and their backward
 twins), each timed two ways: the whole batch on one BLAS with ``threads`` threads, and
 as scratchnet's shards run it, ``threads`` single-threaded GEMMs of 1/threads of the
 batch at once. The faster of the two, summed over the model's GEMMs, is the time a
@@ -59,12 +64,18 @@ from pathlib import Path
 import common
 
 FRAMEWORKS = ("scratchnet", "pytorch", "tensorflow")
-ROWS = (("cnn", "train"), ("lstm", "train"), ("cnn", "infer"), ("lstm", "infer"))
+KINDS = ("cnn", "lstm", "gru", "simplernn")  # the seed models, then the recurrent study's
+ROWS = tuple((kind, mode) for mode in ("train", "infer") for kind in KINDS)
+KIND_NAMES = {"cnn": "CNN", "lstm": "LSTM", "gru": "GRU", "simplernn": "SimpleRNN"}
 BATCH = {"train": 128, "infer": 1024}
 # What scratchnet's import used to set (it sets nothing now): a child's environment is
 # the parent's without them, and without the thread counts run.py pins.
 SCRATCHNET_SET = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")
-T, D, H = 28, 28, 128  # the seed LSTM: 28 steps of 28 features, 128 units
+T, D, H = 28, 28, 128  # every recurrent model: 28 steps of 28 features, 128 units
+GATES = {"lstm": 4, "gru": 3, "simplernn": 1}  # column blocks of W, U: 4H, 3H, H
+# The dense head after the recurrent layer: the seed LSTM's H -> 47 (its dropout has no
+# GEMM); the study's H -> 64 -> 47.
+HEADS = {"lstm": ((H, 47),), "gru": ((H, 64), (64, 47)), "simplernn": ((H, 64), (64, 47))}
 
 
 # -- which frameworks --------------------------------------------------------------------------
@@ -86,7 +97,7 @@ def child_env(base: dict | None = None) -> dict:
 
 # -- the data, written once so that no child needs scratchnet to read it ------------------------
 def write_data(folder: Path, source: str, sizes: dict) -> dict:
-    """``sizes[kind]`` samples per seed model as .npy files in ``folder``; their paths."""
+    """``sizes[kind]`` samples per model as .npy files in ``folder``; their paths."""
     import bench_models
     import numpy as np
 
@@ -223,14 +234,17 @@ def gemms(kind: str, mode: str, n: int) -> list[dict]:
                     g("conv2 dW", 288, n * 100, 64, "k"), g("conv2 dcols", n * 100, 64, 288, "m"),
                     g("conv1 dW", 9, n * 26 * 26, 32, "k")]
         return out
-    out = [g("lstm x @ W (all steps)", n * T, D, 4 * H, "m"),
-           g("lstm h @ U (per step)", n, H, 4 * H, "m", T),
-           g("dense forward", n, H, 47, "m")]
+    cols, heads = GATES[kind] * H, HEADS[kind]
+    dense = [f"dense{i + 1} " if len(heads) > 1 else "dense " for i in range(len(heads))]
+    out = [g(f"{kind} x @ W (all steps)", n * T, D, cols, "m"),
+           g(f"{kind} h @ U (per step)", n, H, cols, "m", T)]
+    out += [g(name + "forward", n, i, o, "m") for name, (i, o) in zip(dense, heads, strict=True)]
     if mode == "train":
-        out += [g("dense dW", H, n, 47, "k"), g("dense dX", n, 47, H, "m"),
-                g("lstm dz @ U^T (per step)", n, 4 * H, H, "m", T),
-                g("lstm dU = h^T dz (all steps)", H, n * T, 4 * H, "k"),
-                g("lstm dW = x^T dz (all steps)", D, n * T, 4 * H, "k")]
+        for name, (i, o) in reversed(list(zip(dense, heads, strict=True))):
+            out += [g(name + "dW", i, n, o, "k"), g(name + "dX", n, o, i, "m")]
+        out += [g(f"{kind} dz @ U^T (per step)", n, cols, H, "m", T),
+                g(f"{kind} dU = h^T dz (all steps)", H, n * T, cols, "k"),
+                g(f"{kind} dW = x^T dz (all steps)", D, n * T, cols, "k")]
     return out
 
 
@@ -272,7 +286,7 @@ def _time_gemm(m: int, k: int, p: int, copies: int, min_time: float, repeats: in
 
 def gemm_child(rows: list, threads: int, min_time: float = 0.02, repeats: int = 5,
                batches: dict | None = None) -> dict:
-    """In a fresh interpreter: every seed-model GEMM's time, whole batch on ``threads``
+    """In a fresh interpreter: every model GEMM's time, whole batch on ``threads``
     BLAS threads and as ``threads`` concurrent single-thread shards; the limits."""
     from scratchnet import blas
 
@@ -412,7 +426,7 @@ def to_markdown(result: dict) -> str:
     headers += ["GEMM-bound limit"] + [f"{NAMES[fw]} % of limit" for fw in fws]
     lines = []
     for row in result["rows"]:
-        line = [f"{row['kind'].upper()} {row['mode']}", row["batch"]]
+        line = [f"{KIND_NAMES[row['kind']]} {row['mode']}", row["batch"]]
         for fw in fws:
             f = row["frameworks"][fw]
             rss, above = f["max_rss_mb"]["median"], f["peak_above_loaded_mb"]["median"]
@@ -453,12 +467,12 @@ def ceiling_markdown(result: dict) -> str:
     rows = []
     for row in c0["rows"]:
         for g in row["gemms"]:
-            rows.append([f"{row['kind'].upper()} {row['mode']}", g["name"],
+            rows.append([f"{KIND_NAMES[row['kind']]} {row['mode']}", g["name"],
                          f"({g['m']},{g['k']}) @ ({g['k']},{g['p']})", g["count"],
                          common.fmt_time(g["whole_s"]), common.fmt_time(g["sharded_s"]),
                          f"{g['gflops']:.0f}"])
     limits = "; ".join(
-        f"{r['kind'].upper()} {r['mode']}: {r['mflop_per_sample']:.1f} MFLOP/sample, "
+        f"{KIND_NAMES[r['kind']]} {r['mode']}: {r['mflop_per_sample']:.1f} MFLOP/sample, "
         f"GEMMs {common.fmt_time(r['gemm_s'])} per batch of {r['batch']}"
         for r in c0["rows"])
     return (f"**GEMM ceiling** (NumPy's BLAS, float32, {c0['threads']} threads): a 1024³ "

@@ -16,7 +16,8 @@ import common
 
 
 def build(kind: str, num_classes: int = common.NUM_CLASSES):
-    """The seed CNN or LSTM as a compiled ``keras.Sequential`` (float32)."""
+    """The seed CNN or LSTM, or the study's GRU or SimpleRNN model, as a compiled
+    ``keras.Sequential`` (float32)."""
     import keras
     from keras import layers
 
@@ -33,6 +34,12 @@ def build(kind: str, num_classes: int = common.NUM_CLASSES):
     elif kind == "lstm":
         model = keras.Sequential([
             keras.Input((28, 28)), layers.LSTM(128), layers.Dropout(0.3),
+            layers.Dense(num_classes, activation="softmax"),
+        ])
+    elif kind in ("gru", "simplernn"):
+        cell = layers.GRU if kind == "gru" else layers.SimpleRNN
+        model = keras.Sequential([
+            keras.Input((28, 28)), cell(128), layers.Dense(64, activation="relu"),
             layers.Dense(num_classes, activation="softmax"),
         ])
     else:

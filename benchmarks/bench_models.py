@@ -30,7 +30,7 @@ DEFAULT_BATCH = {"train": 128, "infer": 1024}
 
 
 def make_data(kind: str, n: int, source: str = "auto", seed: int = 0):
-    """``n`` samples for the seed ``kind`` ('cnn': (n,28,28,1), 'lstm': (n,28,28)) float32,
+    """``n`` samples for ``kind`` ('cnn': (n,28,28,1); the recurrent ones: (n,28,28)) float32,
     int64 labels in [0, 47). ``source``: 'real', 'random', or 'auto' (real if found).
 
     Returns ``(x, y, source_used)``.
@@ -56,12 +56,30 @@ def make_data(kind: str, n: int, source: str = "auto", seed: int = 0):
     return x, y, "random"
 
 
+#: The recurrent study's models (issue 12): ``Input((28, 28))``, the cell with 128 units,
+#: ``Dense(64, relu)``, ``Dense(C, softmax)``, Adam 1e-3. Name -> the cell's layer class name.
+STUDY_CELLS = {"gru": "GRU", "simplernn": "SimpleRNN"}
+KINDS = ("cnn", "lstm", *STUDY_CELLS)
+
+
 def build_scratchnet(kind: str):
-    """The compiled seed model (float32, Adam)."""
+    """The compiled seed model (``'cnn'``, ``'lstm'``) or study model (``'gru'``,
+    ``'simplernn'``), float32, Adam."""
     from scratchnet.seed_models import seed_cnn, seed_lstm
 
-    model = (seed_cnn if kind == "cnn" else seed_lstm)(common.NUM_CLASSES)
-    model.compile("adam")
+    if kind in STUDY_CELLS:
+        from scratchnet import Adam, Input, Sequential, layers
+
+        model = Sequential([Input((28, 28)), getattr(layers, STUDY_CELLS[kind])(128),
+                            layers.Dense(64, activation="relu"),
+                            layers.Dense(common.NUM_CLASSES, activation="softmax")],
+                           name=kind, seed=0)
+        model.compile(optimizer=Adam(1e-3), loss="sparse_categorical_crossentropy")
+    elif kind in ("cnn", "lstm"):
+        model = (seed_cnn if kind == "cnn" else seed_lstm)(common.NUM_CLASSES)
+        model.compile("adam")
+    else:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {KINDS}")
     model.build()
     return model
 

@@ -51,8 +51,9 @@ def rnn_cases(tiny: bool = False) -> list[Case]:
                         np.empty((n, 3 * h), F32), np.empty((n, h), F32), np.empty((n, h), F32))
 
     def gru_infer():
-        z4, hs = randn(infer_n, 4 * h), np.tanh(randn(infer_n, h))
-        return lambda: (z4.copy(), hs.copy())
+        zx, zh, b1 = randn(infer_n, 3 * h), randn(infer_n, 3 * h), randn(3 * h)
+        hs = np.tanh(randn(infer_n, h))
+        return lambda: (zx.copy(), zh.copy(), b1.copy(), hs.copy())
 
     def gru_bwd():
         gates = 1 / (1 + np.exp(-randn(n, 3 * h)))
@@ -74,8 +75,8 @@ def rnn_cases(tiny: bool = False) -> list[Case]:
              gru_fwd(), calls=t_steps),
         Case("gru_backward_step", "gru", f"gates ({n},{3 * h}), dh ({n},{h}); {steps}",
              gru_bwd(), calls=t_steps),
-        Case("gru_infer_step", "gru (inference)", f"z ({infer_n},{4 * h}), h ({infer_n},{h}); "
-             f"{steps}", gru_infer(), calls=t_steps),
+        Case("gru_infer_step", "gru (inference)", f"zx, zh ({infer_n},{3 * h}), "
+             f"h ({infer_n},{h}); {steps}", gru_infer(), calls=t_steps),
     ]
 
 

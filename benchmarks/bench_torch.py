@@ -1,13 +1,18 @@
-"""The seed models in PyTorch, for the comparison in ``bench_models``.
+"""The seed models and the recurrent study's models in PyTorch, for the fair comparison.
 
-Same layer sizes as ``scratchnet.seed_models``; channels-first for the CNN, as PyTorch's
-convolutions want (the input is transposed once, before timing). Adam with Keras's
+Same layer sizes as ``scratchnet.seed_models`` and ``bench_models.build_scratchnet``;
+channels-first for the CNN, as PyTorch's convolutions want (the input is transposed
+once, before timing). Adam with Keras's
 epsilon (1e-7), CrossEntropyLoss on logits, and inference under
 ``torch.inference_mode()`` with the softmax applied, as scratchnet's ``predict`` does.
 
 PyTorch's LSTM keeps two bias vectors (``b_ih`` and ``b_hh``) where Keras keeps one, so
 its seed LSTM has 86,959 parameters instead of 86,447; the extra 512 are an addition
-per gate, negligible in time. torch is imported only inside these functions: it is an
+per gate, negligible in time. The recurrent study's models (issue 12: the cell with 128
+units, ``Linear(128, 64)`` + ReLU, ``Linear(64, C)``) use ``nn.GRU``, which is Keras's
+``GRU(reset_after=True)`` (the same two bias rows, so the same 71,983 parameters for 47
+classes), and ``nn.RNN`` (tanh), which again keeps a second bias vector: 128 parameters
+more than Keras's SimpleRNN. torch is imported only inside these functions: it is an
 optional benchmark dependency (``pip install torch==2.13.0``).
 """
 
@@ -26,7 +31,8 @@ def available() -> bool:
 
 
 def build(kind: str, num_classes: int = common.NUM_CLASSES):
-    """The seed CNN or LSTM as a torch ``nn.Module`` (float32, on the CPU)."""
+    """The seed CNN or LSTM, or the study's GRU or SimpleRNN model, as a torch
+    ``nn.Module`` (float32, on the CPU)."""
     import torch
     from torch import nn
 
@@ -52,6 +58,21 @@ def build(kind: str, num_classes: int = common.NUM_CLASSES):
                 return self.fc(self.drop(h[-1]))
 
         return SeedLSTM()
+    if kind in ("gru", "simplernn"):
+        class StudyRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                # nn.GRU is Keras's GRU(reset_after=True); nn.RNN's default is tanh.
+                cell = nn.GRU if kind == "gru" else nn.RNN
+                self.rnn = cell(28, 128, batch_first=True)
+                self.fc1 = nn.Linear(128, 64)
+                self.fc2 = nn.Linear(64, num_classes)
+
+            def forward(self, x):
+                _, h = self.rnn(x)
+                return self.fc2(torch.relu(self.fc1(h[-1])))
+
+        return StudyRNN()
     raise ValueError(f"unknown model kind {kind!r}")
 
 

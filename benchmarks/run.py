@@ -8,9 +8,10 @@ Sections (``--sections``, comma-separated; default all):
 
 - ``kernels``: every numba kernel against its NumPy reference at the seed shapes;
 - ``jit``: each kernel's JIT compile time, cold (empty numba cache) and warm;
-- ``fair``: training / inference samples/s and peak memory of the seed CNN and LSTM,
-  each framework (scratchnet, PyTorch and TensorFlow when installed) in its own fresh
-  process, alternated over ``--runs`` rounds, with the GEMM ceiling (``bench_fair.py``);
+- ``fair``: training / inference samples/s and peak memory of the seed CNN and LSTM
+  and the recurrent study's GRU and SimpleRNN models, each framework (scratchnet,
+  PyTorch and TensorFlow when installed) in its own fresh process, alternated over
+  ``--runs`` rounds, with the GEMM ceiling (``bench_fair.py``);
 - ``isolation``: PyTorch's LSTM training with and without scratchnet in the process,
   and what scratchnet would gain from the thread settings it no longer makes
   (``bench_isolation.py``);
@@ -46,6 +47,8 @@ from pathlib import Path
 
 SECTIONS = ("kernels", "jit", "fair", "isolation", "profile", "lstm_profile", "engines",
             "epochs", "batches", "startup", "data")
+SEED_KINDS = ("cnn", "lstm")  # every section's models
+FAIR_KINDS = (*SEED_KINDS, "gru", "simplernn")  # bench_fair.KINDS: also the study's
 RESULTS = Path(__file__).resolve().parent / "results"
 PLOTS = Path(__file__).resolve().parent / "plots"
 
@@ -83,8 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="rounds of the fair and isolation sections (default 5; 2 with --quick)")
     p.add_argument("--threading-layer", choices=("omp", "tbb", "workqueue"), default=None,
                    help="set NUMBA_THREADING_LAYER (default: numba's choice)")
-    p.add_argument("--models", default="cnn,lstm",
-                   help="seed models for fair/isolation/epochs/batches")
+    p.add_argument("--models", default=None,
+                   help="models: cnn, lstm (the seed models) and, in the fair section only, "
+                        "gru, simplernn (the recurrent study's); default: all four in fair, "
+                        "cnn,lstm elsewhere")
     p.add_argument("--modes", default="train,infer",
                    help="modes of the fair and isolation sections: train, infer or both")
     p.add_argument("--batch-modes", default="train",
@@ -105,15 +110,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = sorted(set(args.sections) - set(SECTIONS))
     if unknown:
         p.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    given = None if args.models is None else [m.strip() for m in args.models.split(",")
+                                                if m.strip()]
+    unknown = sorted(set(given or ()) - set(FAIR_KINDS))
+    if unknown:
+        p.error(f"unknown models {unknown}; choose from {', '.join(FAIR_KINDS)}")
+    # The study's models have rows in the fair table only; the other sections measure the
+    # seed models.
+    args.fair_models = given or list(FAIR_KINDS)
+    args.models = [m for m in given or SEED_KINDS if m in SEED_KINDS]
     args.batch_modes = [m.strip() for m in args.batch_modes.split(",") if m.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     return args
 
 
-def _rows(args) -> list[tuple[str, str]]:
+def _rows(args, models=None) -> list[tuple[str, str]]:
+    """The (model, mode) rows of the fair section (``models``: another section's)."""
     import bench_fair
-    return [r for r in bench_fair.ROWS if r[0] in args.models and r[1] in args.modes]
+    models = args.fair_models if models is None else models
+    return [r for r in bench_fair.ROWS if r[0] in models and r[1] in args.modes]
 
 
 def _settings(section: str, args) -> dict:
@@ -155,7 +170,8 @@ def run_section(name: str, args) -> tuple[dict, str]:
                       log=_log, **s) if not args.no_torch else {"skipped": "--no-torch"},
                   "setting_cost": bench_isolation.setting_cost(
                       threads=args.threads, source=args.data, base_env=args.start_env,
-                      rows=[r for r in _rows(args) if r[1] == "train"] or _rows(args),
+                      rows=([r for r in _rows(args, args.models) if r[1] == "train"]
+                            or _rows(args, args.models)),
                       log=_log, **{**s, "runs": cost_runs})}
         return result, ("**PyTorch with and without scratchnet in the process**\n\n"
                         + bench_isolation.side_effect_markdown(result["side_effect"])

@@ -1,7 +1,8 @@
 """The two engines compute the same for the recurrent family, float64, to 1e-12
-(``rel_error``): outputs, dx and every parameter gradient of SimpleRNN, GRU, LSTM (every
-option the engines run), Bidirectional in each merge mode, and stacked models end to end;
-and the fast runners' parallel and serial kernels give the same bits."""
+(``rel_error``): outputs, dx and every parameter gradient of SimpleRNN, GRU (both
+formulations), LSTM (every option the engines run), Bidirectional in each merge mode,
+and stacked models end to end; and the fast runners' parallel and serial kernels give
+the same bits."""
 
 import numpy as np
 import pytest
@@ -55,11 +56,23 @@ def test_bidirectional(n, t, d, units, return_sequences, seed, cell, mode):
     assert_engines_agree(layer, np.random.default_rng(seed).standard_normal((n, t, d)), seed)
 
 
+@settings(deadline=None, max_examples=25)
+@given(n=st.integers(1, 5), t=st.integers(1, 6), d=st.integers(1, 5), units=st.integers(1, 6),
+       return_sequences=st.booleans(), go_backwards=st.booleans(), seed=seeds)
+def test_gru_reset_before(n, t, d, units, return_sequences, go_backwards, seed):
+    """GRU(reset_after=False) runs its reference pair on the fast engine (no fast path)."""
+    layer = build(GRU(units, return_sequences=return_sequences, go_backwards=go_backwards,
+                      reset_after=False), (t, d), seed)
+    assert not has_fast_path(layer)
+    assert_engines_agree(layer, np.random.default_rng(seed).standard_normal((n, t, d)), seed)
+
+
 def stacked(engine):
     return Sequential([
         Input((7, 5)), GRU(6, return_sequences=True),
         Bidirectional(LSTM(4, return_sequences=True), merge_mode="ave"),
         SimpleRNN(5, return_sequences=True, go_backwards=True), Dropout(0.3),
+        GRU(4, return_sequences=True, reset_after=False),  # sharded through its reference
         Bidirectional(GRU(3)), Dense(4, activation="softmax"),
     ], seed=3, dtype="float64", engine=engine)
 

@@ -89,3 +89,23 @@ def test_fair_table_with_pytorch_in_its_own_process(run_py, tmp_path):
     for row in fair["rows"]:
         assert row["frameworks"]["pytorch"]["scratchnet_over"]["median"] > 0
     assert "scratchnet / PyTorch" in md
+
+
+def test_fair_table_has_the_recurrent_studys_rows(run_py, tmp_path):
+    """GRU and SimpleRNN rows (issue 12's recipe), with PyTorch's models of the same size
+    when torch is installed: nn.GRU has Keras's GRU count, nn.RNN a second bias (+128)."""
+    extra = () if HAS_TORCH else ("--no-torch",)
+    report, md = _run(run_py, tmp_path, "--sections", "fair", "--modes", "infer",
+                      "--models", "gru,simplernn", *extra)
+    fair = report["sections"]["fair"]
+    assert "error" not in fair, fair.get("error")
+    assert [(r["kind"], r["mode"]) for r in fair["rows"]] == [("gru", "infer"),
+                                                              ("simplernn", "infer")]
+    params = {r["kind"]: r["frameworks"]["scratchnet"]["params"] for r in fair["rows"]}
+    assert params == {"gru": 71_983, "simplernn": 31_407}
+    if HAS_TORCH:
+        torch_params = {r["kind"]: r["frameworks"]["pytorch"]["params"] for r in fair["rows"]}
+        assert torch_params == {"gru": 71_983, "simplernn": 31_407 + 128}
+    names = {g["name"] for r in fair["ceiling"][0]["rows"] for g in r["gemms"]}
+    assert {"gru h @ U (per step)", "simplernn h @ U (per step)"} <= names
+    assert "| GRU infer |" in md and "| SimpleRNN infer |" in md

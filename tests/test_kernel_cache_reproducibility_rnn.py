@@ -39,8 +39,7 @@ b1, h_prev = rng.standard_normal(3 * h).astype(F), np.tanh(rng.standard_normal((
 for variant in ("_serial", "_parallel"):
     gates, a, hn = np.empty((n, 3 * h), F), np.empty((n, h), F), np.empty((n, h), F)
     run(getattr(gru, "gru_forward_step" + variant), zx, zh, b1, h_prev, gates, a, hn)
-    z4 = (2 * rng.standard_normal((n, 4 * h))).astype(F)
-    run(getattr(gru, "gru_infer_step" + variant), z4, h_prev.copy())
+    run(getattr(gru, "gru_infer_step" + variant), zx, zh, b1, h_prev.copy())
     dzx, dzh, carry = np.empty((n, 3 * h), F), np.empty((n, 3 * h), F), np.empty((n, h), F)
     run(getattr(gru, "gru_backward_step" + variant), a, hn, a, gates, a, h_prev, dzx, dzh, carry)
 """

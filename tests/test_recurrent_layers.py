@@ -2,6 +2,8 @@
 and initialisation, float64 finite differences on dx and every parameter (both engines,
 every option), initial and final states, stacking, and clear errors on bad input."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 from helpers import ENGINES, assert_gradients, fast_runner
@@ -13,7 +15,9 @@ from scratchnet.gradcheck import check_model, numerical_gradient, randomize_bias
 from scratchnet.layers import GRU, LSTM, Bidirectional, Dense, Dropout, SimpleRNN
 from scratchnet.layers.recurrent import Recurrent
 
-CELLS = {"simple_rnn": SimpleRNN, "gru": GRU, "lstm": LSTM}
+# GRU(reset_after=False), Keras's other formulation, runs every test the cells run.
+CELLS = {"simple_rnn": SimpleRNN, "gru": GRU, "gru_reset_before": partial(GRU, reset_after=False),
+         "lstm": LSTM}
 seeds = st.integers(0, 2**16)
 
 
@@ -32,11 +36,20 @@ def built(layer, t, d, seed=0, dtype=np.float64, random_biases=True):
 
 
 # -- Keras's layout ---------------------------------------------------------------------------
-@pytest.mark.parametrize("cell, count", [(SimpleRNN, 29_002), (GRU, 69_578), (LSTM, 89_290)])
+@pytest.mark.parametrize("cell, count", [("simple_rnn", 29_002), ("gru", 69_578),
+                                         ("gru_reset_before", 69_194), ("lstm", 89_290)])
 def test_the_studys_models_have_keras_parameter_counts(cell, count):
-    model = Sequential([Input((28, 28)), cell(128), Dense(64, activation="relu"),
+    model = Sequential([Input((28, 28)), make(cell, 128), Dense(64, activation="relu"),
                         Dense(10, activation="softmax")])
     assert model.count_params() == count
+
+
+def test_gru_reset_before_has_keras_bias_and_count():
+    layer = built(GRU(128, reset_after=False), 28, 28, dtype=np.float32, random_biases=False)
+    assert layer.count_params() == 3 * (28 * 128 + 128 * 128 + 128) == 60_288
+    assert layer.params["b"].shape == (384,)
+    np.testing.assert_array_equal(layer.params["b"], 0)
+    assert layer.get_config()["reset_after"] is False
 
 
 def test_gru_weights_and_init_match_keras():
@@ -260,7 +273,30 @@ def test_fast_inference_equals_the_reference(cell, return_sequences, go_backward
     np.testing.assert_allclose(runner.forward(x, True), want, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+def test_gru_reset_before_runs_its_reference_pair_on_the_fast_engine():
+    from scratchnet.fast import has_fast_path
+    from scratchnet.fast.runner import ReferenceRunner
+
+    layer = built(GRU(3, reset_after=False), 4, 2)
+    assert not has_fast_path(layer) and isinstance(fast_runner(layer), ReferenceRunner)
+    assert has_fast_path(built(GRU(3), 4, 2))
+
+
+def test_the_two_gru_formulations_agree_when_the_reset_gate_is_open():
+    """With r = 1 (a saturated reset bias) both apply nothing before or after U_h, so
+    reset_after=False with bias b equals reset_after=True with biases [b, 0]."""
+    rng = np.random.default_rng(12)
+    before = built(GRU(3, reset_after=False, return_sequences=True), 5, 2, random_biases=False)
+    after = built(GRU(3, return_sequences=True), 5, 2, random_biases=False)
+    b = rng.standard_normal(9)
+    b[3:6] = 50.0  # sigmoid(50 + anything here) is 1 in float64
+    after.params["W"][...], after.params["U"][...] = before.params["W"], before.params["U"]
+    before.params["b"][...], after.params["b"][0], after.params["b"][1] = b, b, 0
+    x = 0.3 * rng.standard_normal((4, 5, 2))
+    np.testing.assert_allclose(before(x), after(x), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("cell", [c for c in CELLS if c != "gru_reset_before"])  # fast ones
 def test_a_first_layer_skips_its_input_gradient_on_the_fast_engine(cell):
     rng = np.random.default_rng(9)
     x = rng.standard_normal((3, 4, 2))
@@ -347,8 +383,8 @@ def test_a_sequential_refuses_layers_with_several_outputs(layer):
 
 
 def test_bad_options():
-    with pytest.raises(ValueError, match="only reset_after=True"):
-        GRU(4, reset_after=False)
+    with pytest.raises(TypeError, match="reset_after must be True or False"):
+        GRU(4, reset_after=0)
     with pytest.raises(ValueError, match="activation must be one of"):
         SimpleRNN(4, activation="softmax")
     for cell in CELLS.values():
@@ -365,7 +401,7 @@ def test_bad_options():
 
 
 def test_every_recurrent_layer_is_a_recurrent():
-    assert all(issubclass(c, Recurrent) for c in CELLS.values())
+    assert all(isinstance(make(c, 2), Recurrent) for c in CELLS)
 
 
 def test_save_and_load_a_stacked_bidirectional_model(tmp_path):

@@ -50,9 +50,15 @@ def register(layer_type: type, runner_type: type[Runner]) -> None:
     _RUNNERS[layer_type] = runner_type
 
 
+def _runner_type(layer) -> type[Runner]:
+    runner = _RUNNERS.get(type(layer))
+    return runner if runner is not None and runner.handles(layer) else ReferenceRunner
+
+
 def has_fast_path(layer) -> bool:
-    """Whether ``layer``'s exact type has a fast implementation (else it runs its reference)."""
-    return type(layer) in _RUNNERS
+    """Whether ``layer`` has a fast implementation (else it runs its reference): its exact
+    type has a runner, and the runner handles the layer's options (``Runner.handles``)."""
+    return _runner_type(layer) is not ReferenceRunner
 
 
 def runner_for(layer, grads) -> Runner:
@@ -60,7 +66,7 @@ def runner_for(layer, grads) -> Runner:
 
     A subclass of a built-in layer may change its maths, so only the exact type counts.
     """
-    return _RUNNERS.get(type(layer), ReferenceRunner)(layer, grads)
+    return _runner_type(layer)(layer, grads)
 
 
 __all__ = ["ReferenceRunner", "Runner", "has_fast_path", "register", "runner_for"]

@@ -1,6 +1,7 @@
 """GRU on the fast engine: GEMMs for the projections, a fused kernel per step.
 
-The input projection of all T steps is one GEMM (``[x, 1] @ [W; b[0]]``); each step is
+The input projection of all T steps is one GEMM (``[x, 1] @ [W; b[0]]``,
+``scratchnet.fast.projection``); each step is
 one GEMM (``h_{t-1} @ U``) and one kernel (gates, candidate and new state,
 ``scratchnet.kernels.gru``), which adds the recurrent bias ``b[1]``. The backward is one
 GEMM (``dzh_{t+1} @ U.T``) and one kernel per step, the kernel also carrying the direct
@@ -9,27 +10,35 @@ reduction each over all steps after the loop. Caches are time-major (T, N, ...) 
 reused while the batch size stays; ``h`` keeps T+1 steps with slot 0 the zero initial
 state.
 
-Inference keeps nothing and makes one GEMM per step: ``[x_t, 1, h_{t-1}]`` times the
-block matrix::
-
-    [ W_zr             W_h     0     ]   D rows
-    [ b0_zr + b1_zr    b0_h    b1_h  ]   1 row
-    [ U_zr             0       U_h   ]   H rows
-
-gives ``[pre-activations of z, r | x_t W_h + b0_h | h U_h + b1_h]``, (N, 4H): the
-candidate's two parts stay apart because the reset gate multiplies only the second.
+Inference keeps nothing: the same GEMMs (the input projection a block of steps at a
+time, ``projected_steps``, and ``h_{t-1} @ U`` per step) and one kernel per step that
+updates h in place. (A single GEMM per step on ``[x_t, 1, h_{t-1}]`` would need a
+(D+1+H, 4H) block matrix, since the reset gate multiplies only the recurrent part of the
+candidate: a third more multiplications, of zeros; benchmarks/README.md has the figures.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from scratchnet.fast.projection import InputProjection, projected_steps
 from scratchnet.fast.runner import Runner
 from scratchnet.kernels.gru import gru_backward_step, gru_forward_step, gru_infer_step
 
 
 class FastGRU(Runner):
-    """:class:`~scratchnet.layers.GRU` with reusable time-major buffers."""
+    """:class:`~scratchnet.layers.GRU` with reusable time-major buffers.
+
+    ``reset_after=True`` only: a ``GRU(reset_after=False)`` runs its reference pair on the
+    fast engine too (``handles``). Its reset gate sits between two recurrent GEMMs per
+    step, ``h @ U_zr`` and ``(r * h) @ U_h``, so a fast path would need two more fused
+    kernels per direction for a formulation that the study, Keras 3 and PyTorch do not use
+    by default.
+    """
+
+    @classmethod
+    def handles(cls, layer) -> bool:
+        return layer.reset_after
 
     def __init__(self, layer, grads):
         super().__init__(layer, grads)
@@ -39,10 +48,7 @@ class FastGRU(Runner):
         if self.batch == n:
             return
         (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
-        self.x1 = np.empty((t, n, d + 1), dt)  # x, time-major, and a column of ones
-        self.x1[:, :, d] = 1
-        self.wb = np.empty((d + 1, 3 * h), dt)  # [W; b[0]]
-        self.dwb = np.empty((d + 1, 3 * h), dt)  # [dW; db[0]]
+        self.projection = InputProjection(t, n, d, 3 * h, dt)  # [x, 1] @ [W; b[0]]
         self.zx = np.empty((t, n, 3 * h), dt)  # x_t @ W + b[0] for all t
         self.zh = np.empty((n, 3 * h), dt)  # h_{t-1} @ U, one step at a time
         self.gates = np.empty((t, n, 3 * h), dt)  # z, r, hh
@@ -51,6 +57,7 @@ class FastGRU(Runner):
         self.dzx = np.empty((t, n, 3 * h), dt)
         self.dzh = np.empty((t, n, 3 * h), dt)
         self.dh = np.empty((n, h), dt)
+        self.ut = np.empty((3 * h, h), dt)  # U.T, C-contiguous (see backward)
         self.carry = np.empty((2, n, h), dt)  # z * dL/dh, passed to the step before
         self.zeros = np.zeros((n, h), dt)
         self.dyt = np.empty((t, n, h), dt) if self.layer.return_sequences else None
@@ -63,12 +70,10 @@ class FastGRU(Runner):
             x = x[:, ::-1]  # a view; the copies below reverse it for free
         if not training:
             return self._infer(x)
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        n, t = x.shape[0], self.layer.input_shape[0]
         self._buffers(n)
         p = self.layer.params
-        np.copyto(self.x1[:, :, :d], x.transpose(1, 0, 2))
-        self.wb[:d], self.wb[d] = p["W"], p["b"][0]
-        np.matmul(self.x1.reshape(t * n, d + 1), self.wb, out=self.zx.reshape(t * n, 3 * h))
+        self.projection.forward(x, p["W"], p["b"][0], self.zx)
         hs, zh, b1 = self.h, self.zh, p["b"][1]
         for s in range(t):
             if s == 0:
@@ -81,34 +86,32 @@ class FastGRU(Runner):
         return hs[t].copy()  # a copy: the buffer is overwritten by the next batch
 
     def _infer(self, x):
-        """Inference: one GEMM per step on ``[x_t, 1, h_{t-1}]`` (see the module docstring)."""
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        """Inference: the training forward's GEMMs and maths, keeping nothing: the input
+        projection a block of steps at a time, then per step ``h @ U`` and a kernel that
+        updates h in place."""
+        n, h = x.shape[0], self.layer.units
         p, dt = self.layer.params, self.layer.dtype
-        W, U, b = p["W"], p["U"], p["b"]
-        w = np.zeros((d + 1 + h, 4 * h), dt)
-        w[:d, :3 * h] = W
-        w[d, :2 * h] = b[0, :2 * h] + b[1, :2 * h]
-        w[d, 2 * h:3 * h], w[d, 3 * h:] = b[0, 2 * h:], b[1, 2 * h:]
-        w[d + 1:, :2 * h], w[d + 1:, 3 * h:] = U[:, :2 * h], U[:, 2 * h:]
-        xh = np.empty((n, d + 1 + h), dt)
-        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
-        z4, hs = np.empty((n, 4 * h), dt), np.zeros((n, h), dt)
-        out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
-        for s in range(t):
-            xh[:, :d] = x[:, s]
-            np.matmul(xh, w, out=z4)
-            gru_infer_step(z4, hs)  # h_{s-1} -> h_s in place
-            xh[:, d + 1:] = hs
+        U, b1 = p["U"], p["b"][1]
+        zh, hs = np.zeros((n, 3 * h), dt), np.zeros((n, h), dt)  # h_{-1} = 0: zh = 0
+        out = np.empty((n, x.shape[1], h), dt) if self.layer.return_sequences else None
+        for s, zx in enumerate(projected_steps(x, p["W"], p["b"][0])):
+            if s > 0:
+                np.matmul(hs, U, out=zh)
+            gru_infer_step(zx, zh, b1, hs)  # h_{s-1} -> h_s in place
             if out is not None:
                 out[:, s] = hs
         return out if out is not None else hs
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
         dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
         W, U = self.layer.params["W"], self.layer.params["U"]
+        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
+        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
+        ut = self.ut
+        np.copyto(ut, U.T)
         if seqs:
             np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
         dzx, dzh, dh, carry = self.dzx, self.dzh, self.dh, self.carry
@@ -118,20 +121,16 @@ class FastGRU(Runner):
             if s == t - 1:
                 dh_rec, carry_in = self.zeros, self.zeros  # nothing after the last step
             else:
-                np.matmul(dzh[s + 1], U.T, out=dh)
+                np.matmul(dzh[s + 1], ut, out=dh)
                 dh_rec, carry_in = dh, carry[(s + 1) % 2]
             dy_s = self.dyt[s] if seqs else (dy if s == t - 1 else self.zeros)
             gru_backward_step(dh_rec, carry_in, dy_s, self.gates[s], self.a[s], self.h[s],
                               dzx[s], dzh[s], carry[s % 2])
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
-        dzx2, dzh2 = dzx.reshape(t * n, 3 * h), dzh.reshape(t * n, 3 * h)
-        np.matmul(self.x1.reshape(t * n, d + 1).T, dzx2, out=self.dwb)  # [dW; db[0]]
-        self.grads["W"][...] = self.dwb[:d]
-        self.grads["b"][0], self.grads["b"][1] = self.dwb[d], dzh2.sum(axis=0)
+        dzh2 = dzh.reshape(t * n, 3 * h)
+        self.projection.weight_grads(dzx, self.grads["W"], self.grads["b"][0])
+        self.grads["b"][1] = dzh2.sum(axis=0)
         np.matmul(self.h[:t].reshape(t * n, h).T, dzh2, out=self.grads["U"])
         if not self.need_input_grad:
             return None
-        dx = (dzx2 @ W.T).reshape(t, n, d)  # time-major, in processing order
-        if self.layer.go_backwards:
-            dx = dx[::-1]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return self.projection.input_grad(dzx, W, self.layer.go_backwards)

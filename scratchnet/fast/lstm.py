@@ -1,11 +1,11 @@
 """LSTM on the fast engine: GEMMs for the projections, fused numba kernels for the gates.
 
 The input projection of all T steps is one GEMM, with the bias folded in as the weight
-row of an extra input column of ones; only ``h_{t-1} @ U`` stays in the time loop, and
-each step's gate nonlinearities and cell update are one numba kernel
-(``scratchnet.kernels.lstm``). The backward collects dL/dz of every step in one buffer,
-so ``[dW; db]``, ``dU`` and ``dx`` are one GEMM each after the loop; only
-``dh_{t-1} = dz_t @ U.T`` is per step.
+row of an extra input column of ones (``scratchnet.fast.projection``); only
+``h_{t-1} @ U`` stays in the time loop, and each step's gate nonlinearities and cell
+update are one numba kernel (``scratchnet.kernels.lstm``). The backward collects dL/dz
+of every step in one buffer, so ``[dW; db]``, ``dU`` and ``dx`` are one GEMM each after
+the loop; only ``dh_{t-1} = dz_t @ U.T`` is per step.
 
 The cached sequences are stored time-major, (T, N, ...), so that each step's slice is a
 C-contiguous (N, ...) block for the kernels and the per-step GEMMs. They are allocated
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchnet.fast.projection import InputProjection
 from scratchnet.fast.runner import Runner
 from scratchnet.kernels.lstm import lstm_backward_step, lstm_forward_step, lstm_infer_step
 
@@ -36,11 +37,7 @@ class FastLSTM(Runner):
         if self.batch == n:
             return
         (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
-        # x, time-major, with a column of ones whose weight row is b (see forward).
-        self.x1 = np.empty((t, n, d + 1), dt)
-        self.x1[:, :, d] = 1
-        self.wb = np.empty((d + 1, 4 * h), dt)  # [W; b]
-        self.dwb = np.empty((d + 1, 4 * h), dt)  # [dW; db]
+        self.projection = InputProjection(t, n, d, 4 * h, dt)
         self.zx = np.empty((t, n, 4 * h), dt)  # x_t @ W + b for all t
         self.zh = np.empty((n, 4 * h), dt)  # h_{t-1} @ U, one step at a time
         self.gates = np.empty((t, n, 4 * h), dt)  # i, f, g, o after nonlinearities
@@ -49,6 +46,7 @@ class FastLSTM(Runner):
         self.tanh_c = np.empty((t, n, h), dt)
         self.dz = np.empty((t, n, 4 * h), dt)  # dL/dz of every step, for the weight GEMMs
         self.dh = np.empty((n, h), dt)
+        self.ut = np.empty((4 * h, h), dt)  # U.T, C-contiguous (see backward)
         self.dc = np.empty((n, h), dt)
         self.dc_prev = np.empty((n, h), dt)
         self.batch = n
@@ -60,15 +58,11 @@ class FastLSTM(Runner):
             x = x[:, ::-1]  # a view: both paths below copy x step by step or in one go
         if not training:
             return self._infer(x)
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        n, t = x.shape[0], self.layer.input_shape[0]
         self._buffers(n)
         p = self.layer.params
-        x1, wb, zx, zh, hs = self.x1, self.wb, self.zx, self.zh, self.h
-        # [x, 1] @ [W; b] = x @ W + b for all T steps in one (T*N, D+1) @ (D+1, 4H) GEMM; in
-        # backward the ones column's row of [x, 1].T @ dz is db.
-        np.copyto(x1[:, :, :d], x.transpose(1, 0, 2))
-        wb[:d], wb[d] = p["W"], p["b"]
-        np.matmul(x1.reshape(t * n, d + 1), wb, out=zx.reshape(t * n, 4 * h))
+        zx, zh, hs = self.zx, self.zh, self.h
+        self.projection.forward(x, p["W"], p["b"], zx)  # x_s @ W + b for every step s
         for s in range(t):
             if s == 0:
                 zh.fill(0)  # h_{-1} = 0: no recurrent term, skip the GEMM
@@ -101,11 +95,15 @@ class FastLSTM(Runner):
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
         expected = None if n is None else (n, t, h) if seqs else (n, h)
         dy = self.check_upstream(dy, expected)
         W, U = self.layer.params["W"], self.layer.params["U"]
+        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
+        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
+        ut = self.ut
+        np.copyto(ut, U.T)
         dz, dh, dc, dc_prev = self.dz, self.dh, self.dc, self.dc_prev
         dc.fill(0)  # nothing flows into c_{T-1} from after the sequence
         for s in range(t - 1, -1, -1):
@@ -113,19 +111,15 @@ class FastLSTM(Runner):
             if s == t - 1:
                 dh[...] = dy[:, s] if seqs else dy
             else:
-                np.matmul(dz[s + 1], U.T, out=dh)
+                np.matmul(dz[s + 1], ut, out=dh)
                 if seqs:
                     dh += dy[:, s]
             lstm_backward_step(dh, dc, self.gates[s], self.c[s], self.tanh_c[s], dz[s], dc_prev)
             dc, dc_prev = dc_prev, dc
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
-        dz2 = dz.reshape(t * n, 4 * h)
-        np.matmul(self.x1.reshape(t * n, d + 1).T, dz2, out=self.dwb)  # [dW; db]
-        self.grads["W"][...], self.grads["b"][...] = self.dwb[:d], self.dwb[d]
-        np.matmul(self.h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
+        self.projection.weight_grads(dz, self.grads["W"], self.grads["b"])
+        np.matmul(self.h[:t].reshape(t * n, h).T, dz.reshape(t * n, 4 * h),
+                  out=self.grads["U"])  # h_{s-1} rows
         if not self.need_input_grad:
             return None
-        dx = (dz2 @ W.T).reshape(t, n, d)  # time-major, in processing order
-        if self.layer.go_backwards:
-            dx = dx[::-1]  # processing step s read x[:, T-1-s]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return self.projection.input_grad(dz, W, self.layer.go_backwards)

@@ -39,6 +39,11 @@ class Runner:
     #: channel, f(g(x)) = g(f(x)): a max-pool. A conv's bias and ReLU can then run after it.
     commutes_with_increasing = False
 
+    @classmethod
+    def handles(cls, layer) -> bool:
+        """Whether this runner implements ``layer``'s options (else its reference pair runs)."""
+        return True
+
     def __init__(self, layer, grads):
         self.layer = layer
         self.grads = grads

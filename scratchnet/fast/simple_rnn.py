@@ -1,7 +1,7 @@
 """SimpleRNN on the fast engine: GEMMs for the projections, a fused kernel per step.
 
-As ``FastLSTM``: the input projection of all T steps is one GEMM, with the bias folded
-in as the weight row of an extra input column of ones; each step is one GEMM
+As ``FastLSTM``: the input projection of all T steps is one GEMM
+(``scratchnet.fast.projection``); each step is one GEMM
 (``h_{t-1} @ U``) and one kernel (``h = act(zx + zh)``, ``scratchnet.kernels.simple_rnn``).
 The backward is one GEMM (``dz_{t+1} @ U.T``) and one kernel per step; ``[dW; db]``,
 ``dU`` and ``dx`` are one GEMM each over all steps after the loop. Caches are time-major
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchnet.fast.projection import InputProjection
 from scratchnet.fast.runner import Runner
 from scratchnet.kernels.simple_rnn import (
     ACTIVATION_CODES,
@@ -35,15 +36,13 @@ class FastSimpleRNN(Runner):
         if self.batch == n:
             return
         (t, d), h, dt = self.layer.input_shape, self.layer.units, self.layer.dtype
-        self.x1 = np.empty((t, n, d + 1), dt)  # x, time-major, and a column of ones
-        self.x1[:, :, d] = 1
-        self.wb = np.empty((d + 1, h), dt)  # [W; b]
-        self.dwb = np.empty((d + 1, h), dt)  # [dW; db]
+        self.projection = InputProjection(t, n, d, h, dt)
         self.zx = np.empty((t, n, h), dt)  # x_t @ W + b for all t
         self.zh = np.empty((n, h), dt)  # h_{t-1} @ U, one step at a time
         self.h = np.zeros((t + 1, n, h), dt)  # slot 0 = h_{-1} = 0, never written
         self.dz = np.empty((t, n, h), dt)
         self.dh = np.empty((n, h), dt)
+        self.ut = np.empty((h, h), dt)  # U.T, C-contiguous (see backward)
         self.zeros = np.zeros((n, h), dt)  # dL/dh from outside a step, when there is none
         self.dyt = np.empty((t, n, h), dt) if self.layer.return_sequences else None
         self.batch = n
@@ -55,13 +54,10 @@ class FastSimpleRNN(Runner):
             x = x[:, ::-1]  # a view; the copies below reverse it for free
         if not training:
             return self._infer(x)
-        n, (t, d), h = x.shape[0], self.layer.input_shape, self.layer.units
+        n, t = x.shape[0], self.layer.input_shape[0]
         self._buffers(n)
         p = self.layer.params
-        np.copyto(self.x1[:, :, :d], x.transpose(1, 0, 2))
-        self.wb[:d], self.wb[d] = p["W"], p["b"]
-        # [x, 1] @ [W; b] = x @ W + b for all T steps in one (T*N, D+1) @ (D+1, H) GEMM.
-        np.matmul(self.x1.reshape(t * n, d + 1), self.wb, out=self.zx.reshape(t * n, h))
+        self.projection.forward(x, p["W"], p["b"], self.zx)
         hs, zh = self.h, self.zh
         for s in range(t):
             if s == 0:
@@ -93,10 +89,14 @@ class FastSimpleRNN(Runner):
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, (t, d), h = self.batch, self.layer.input_shape, self.layer.units
+        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
         dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
         W, U = self.layer.params["W"], self.layer.params["U"]
+        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
+        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
+        ut = self.ut
+        np.copyto(ut, U.T)
         if seqs:
             np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
         dz, dh = self.dz, self.dh
@@ -105,18 +105,14 @@ class FastSimpleRNN(Runner):
             if s == t - 1:
                 dh_rec = self.zeros
             else:
-                np.matmul(dz[s + 1], U.T, out=dh)
+                np.matmul(dz[s + 1], ut, out=dh)
                 dh_rec = dh
             dy_s = self.dyt[s] if seqs else (dy if s == t - 1 else self.zeros)
             simple_rnn_backward_step(dh_rec, dy_s, self.h[s + 1], self.act, dz[s])
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
-        dz2 = dz.reshape(t * n, h)
-        np.matmul(self.x1.reshape(t * n, d + 1).T, dz2, out=self.dwb)  # [dW; db]
-        self.grads["W"][...], self.grads["b"][...] = self.dwb[:d], self.dwb[d]
-        np.matmul(self.h[:t].reshape(t * n, h).T, dz2, out=self.grads["U"])  # h_{s-1} rows
+        self.projection.weight_grads(dz, self.grads["W"], self.grads["b"])
+        np.matmul(self.h[:t].reshape(t * n, h).T, dz.reshape(t * n, h),
+                  out=self.grads["U"])  # h_{s-1} rows
         if not self.need_input_grad:
             return None
-        dx = (dz2 @ W.T).reshape(t, n, d)  # time-major, in processing order
-        if self.layer.go_backwards:
-            dx = dx[::-1]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return self.projection.input_grad(dz, W, self.layer.go_backwards)

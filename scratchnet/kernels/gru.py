@@ -16,9 +16,8 @@ direct path ``z_{t+1} * dh_{t+1}`` and this step's output)::
     da_r = da_h a r (1 - r)             dzh = [   same       | da_r | da_h * r]
     carry_out = dh * z
 
-At inference one GEMM per step on ``[x_t, 1, h_{t-1}]`` gives (N, 4H) columns
-``[zx_zr + zh_zr + b | zx_h + b0_h | zh_h + b1_h]`` and :func:`gru_infer_step` updates h
-in place, keeping nothing.
+At inference :func:`gru_infer_step` takes the same ``zx``, ``zh`` and ``b1`` and
+updates h in place, keeping nothing.
 
 Conventions as ``scratchnet.kernels.simple_rnn``: ``prange`` over the batch only, a
 bit-identical ``*_serial`` twin, a dispatcher without suffix, a plain NumPy
@@ -115,49 +114,55 @@ def gru_forward_step_reference(zx, zh, b1, h_prev, gates, a, h):
 
 
 @njit(**_OPTIONS)
-def _infer_row(n, z4, h):
+def _infer_row(n, zx, zh, b1, h):
     hidden = h.shape[1]
     one = h.dtype.type(1)
     for j in range(hidden):
-        z = _sigmoid(z4[n, j])
-        r = _sigmoid(z4[n, hidden + j])
-        hh = _tanh(z4[n, 2 * hidden + j] + r * z4[n, 3 * hidden + j])
+        z = _sigmoid(zx[n, j] + zh[n, j] + b1[j])
+        r = _sigmoid(zx[n, hidden + j] + zh[n, hidden + j] + b1[hidden + j])
+        hh = _tanh(zx[n, 2 * hidden + j] + r * (zh[n, 2 * hidden + j] + b1[2 * hidden + j]))
         h[n, j] = z * h[n, j] + (one - z) * hh
 
 
 @njit(parallel=True, **_OPTIONS)
-def gru_infer_step_parallel(z4, h):
+def gru_infer_step_parallel(zx, zh, b1, h):
     """:func:`gru_infer_step` on numba's thread pool, parallel over the batch."""
     for n in prange(h.shape[0]):
-        _infer_row(n, z4, h)
+        _infer_row(n, zx, zh, b1, h)
 
 
 @njit(**_OPTIONS)
-def gru_infer_step_serial(z4, h):
+def gru_infer_step_serial(zx, zh, b1, h):
     """:func:`gru_infer_step` on the calling thread, bit-identical."""
     for n in range(h.shape[0]):
-        _infer_row(n, z4, h)
+        _infer_row(n, zx, zh, b1, h)
 
 
-def gru_infer_step(z4, h):
-    """One GRU step for inference, nothing kept.
+def gru_infer_step(zx, zh, b1, h):
+    """One GRU step for inference, nothing kept: :func:`gru_forward_step`'s maths, with
+    the state updated in place and no gates or ``a`` written.
 
     Parameters
     ----------
-    z4 : (N, 4H) array
-        ``[x_t @ W_zr + b0_zr + h @ U_zr + b1_zr | x_t @ W_h + b0_h | h @ U_h + b1_h]``.
+    zx : (N, 3H) array
+        ``x_t @ W + b[0]``.
+    zh : (N, 3H) array
+        ``h @ U`` (without its bias: ``b1`` is added here).
+    b1 : (3H,) array
+        The recurrent bias ``b[1]``.
     h : (N, H) array, updated in place
         The previous state in, this step's out.
     """
     kernel = gru_infer_step_parallel if _parallel(h) else gru_infer_step_serial
-    kernel(z4, h)
+    kernel(zx, zh, b1, h)
 
 
-def gru_infer_step_reference(z4, h):
+def gru_infer_step_reference(zx, zh, b1, h):
     """Plain NumPy definition of :func:`gru_infer_step`."""
     H = h.shape[1]
-    z, r = _sigmoid_reference(z4[:, :H]), _sigmoid_reference(z4[:, H:2 * H])
-    hh = np.tanh(z4[:, 2 * H:3 * H] + r * z4[:, 3 * H:])
+    s = zx + zh + b1
+    z, r = _sigmoid_reference(s[:, :H]), _sigmoid_reference(s[:, H:2 * H])
+    hh = np.tanh(zx[:, 2 * H:] + r * (zh[:, 2 * H:] + b1[2 * H:]))
     h[...] = z * h + (1 - z) * hh
 
 

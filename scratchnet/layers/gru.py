@@ -20,6 +20,18 @@ For inputs x (N, T, D) and h_{-1} = 0::
 GRU(128) on 28 features has 3 * (28*128 + 128*128 + 2*128) = 60,672 parameters. The
 maths, step by step and as a loop over time (BPTT): ``scratchnet.reference.gru``.
 
+``reset_after=False`` is Keras's other formulation (Keras 2's default): one bias ``b``
+of shape (3H,), and the reset gate applied to h_{t-1} *before* the recurrent product::
+
+    zx = x_t @ W + b
+    z = sigmoid(zx_z + h_{t-1} @ U_z);  r = sigmoid(zx_r + h_{t-1} @ U_r)
+    hh = tanh(zx_h + (r * h_{t-1}) @ U_h)
+    h_t = z * h_{t-1} + (1 - z) * hh
+
+GRU(128, reset_after=False) on 28 features has 3 * (28*128 + 128*128 + 128) = 60,288
+parameters. It has no PyTorch twin (``nn.GRU`` is ``reset_after=True``); Keras ports it
+with the same ``set_weights([W, U, b])``.
+
 Porting weights
 ---------------
 - Keras: ``keras_gru.set_weights([W, U, b])`` (a ``keras.layers.GRU`` with its defaults);
@@ -38,12 +50,12 @@ Porting weights
 from __future__ import annotations
 
 from scratchnet.initializers import glorot_uniform, orthogonal, zeros
-from scratchnet.layers.recurrent import Recurrent
+from scratchnet.layers.recurrent import Recurrent, flag
 from scratchnet.reference import gru_backward_with_state, gru_forward
 
 
 class GRU(Recurrent):
-    """Gated recurrent unit, Keras 3 semantics (``reset_after=True``) and weight layout.
+    """Gated recurrent unit, Keras 3 semantics and weight layout.
 
     Parameters
     ----------
@@ -51,9 +63,10 @@ class GRU(Recurrent):
         H, the size of the hidden state.
     return_sequences, return_state, go_backwards : bool
         See ``scratchnet.layers.recurrent``.
-    reset_after : True
-        Keras 3's default, the only formulation implemented (Keras 2's
-        ``reset_after=False`` applies the reset gate before U and has one bias row).
+    reset_after : bool
+        True (Keras 3's default, PyTorch's and cuDNN's): the reset gate multiplies
+        ``h_{t-1} @ U_h + b[1]_h``, bias (2, 3H). False (Keras 2's default): it multiplies
+        h_{t-1} before U_h, bias (3H,). See the module docstring.
     input_shape : (T, D), optional
     name : str, optional
     """
@@ -63,11 +76,7 @@ class GRU(Recurrent):
                  recurrent_regularizer=None, bias_regularizer=None):
         super().__init__(units, return_sequences, return_state, go_backwards, input_shape, name,
                          kernel_regularizer, recurrent_regularizer, bias_regularizer)
-        if reset_after is not True:
-            raise ValueError(
-                f"{self.name}: only reset_after=True (Keras 3's and PyTorch's GRU) is "
-                f"implemented, got reset_after={reset_after!r}; drop the argument")
-        self.reset_after = True
+        self.reset_after = flag(reset_after, f"{self.name}: reset_after")
 
     gates = 3
 
@@ -78,16 +87,19 @@ class GRU(Recurrent):
         h = self.units
         return {"W": glorot_uniform((d, 3 * h), d, 3 * h, rng, self.dtype),
                 "U": orthogonal((h, 3 * h), rng, self.dtype),
-                "b": zeros((2, 3 * h), self.dtype)}
+                "b": zeros((2, 3 * h) if self.reset_after else (3 * h,), self.dtype)}
 
     def sequence_forward(self, x, states):
         """x (N, T, D), states [h0] or None -> y (N, H) or (N, T, H), cache."""
         p = self.params
         return gru_forward(x, p["W"], p["U"], p["b"], self.return_sequences, self.go_backwards,
-                           None if states is None else states[0])
+                           None if states is None else states[0], self.reset_after)
 
     def sequence_backward(self, dy, cache, dstates):
-        """-> dx (N, T, D), [dh0], {W: dW (D, 3H), U: dU (H, 3H), b: db (2, 3H)}."""
+        """-> dx (N, T, D), [dh0], {W: dW (D, 3H), U: dU (H, 3H), b: db (2, 3H) or (3H,)}."""
         dx, dh0, dW, dU, db = gru_backward_with_state(
             dy, cache, None if dstates is None else dstates[0])
         return dx, [dh0], {"W": dW, "U": dU, "b": db}
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "reset_after": self.reset_after}

@@ -42,6 +42,8 @@ from .gru import (
     gru_backward,
     gru_backward_with_state,
     gru_forward,
+    gru_reset_before_step_backward,
+    gru_reset_before_step_forward,
     gru_step_backward,
     gru_step_forward,
 )
@@ -91,7 +93,8 @@ __all__ = [
     "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
     "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward",
-    "gru_backward", "gru_backward_with_state", "gru_forward", "gru_step_backward",
+    "gru_backward", "gru_backward_with_state", "gru_forward", "gru_reset_before_step_backward",
+    "gru_reset_before_step_forward", "gru_step_backward",
     "gru_step_forward", "im2col", "lstm_backward", "lstm_backward_with_state", "lstm_forward",
     "lstm_step_backward", "lstm_step_forward", "maxpool_backward", "maxpool_forward",
     "merge_backward", "merge_forward", "relu_backward", "relu_forward", "reshape_backward",
