@@ -131,6 +131,6 @@ def test_bash_command_names_what_exists(words):
 
 def test_readme_and_ci_share_the_commands():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -e ".[dev]"' in TEXT
-    assert 'pip install --quiet --disable-pip-version-check -e ".[dev]"' in ci
+    assert 'pip install -e ".[dev,tune]"' in TEXT
+    assert 'pip install --quiet --disable-pip-version-check -e ".[dev,tune]"' in ci
     assert "python -m pytest" in TEXT and "python -m pytest" in ci
