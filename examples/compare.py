@@ -116,22 +116,13 @@ def parse_args(argv=None, *, models=MODELS, default_models="cnn,lstm",
                         help=f"registered dataset name (default: {default_dataset}, or "
                              f"{QUICK_DATASET}, bundled with scratchnet, with --quick); "
                              "`python -m scratchnet.data list` shows them")
-    parser.add_argument("--train-split", default="train",
-                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
-    parser.add_argument("--test-split", default="test",
-                        help="split to test on, e.g. 'test[96323:]'")
+    add_common_arguments(parser, prefix)
     parser.add_argument("--models", default=default_models,
                         help=f"comma-separated, from {', '.join(models)} (default: %(default)s)")
     parser.add_argument("--epochs", type=_positive, default=None,
                         help=f"default {EPOCHS}, or {QUICK_EPOCHS} with --quick")
     parser.add_argument("--batch-size", type=_positive, default=BATCH_SIZE,
                         help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
-    parser.add_argument("--data-dir", default=None,
-                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder, new or empty "
-                             f"(default: results/{prefix}-<dataset>-<UTC time>)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
                              f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")
@@ -152,6 +143,21 @@ def parse_args(argv=None, *, models=MODELS, default_models="cnn,lstm",
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         args.out = DEFAULT_OUT / f"{prefix}-{args.dataset}-{stamp}{'-quick' if args.quick else ''}"
     return args
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """The flags every study on these characters takes: the splits, the seed, where the
+    data are and where the report goes (``results/<prefix>-<dataset>-<UTC time>``)."""
+    parser.add_argument("--train-split", default="train",
+                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
+    parser.add_argument("--test-split", default="test",
+                        help="split to test on, e.g. 'test[96323:]'")
+    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
+    parser.add_argument("--data-dir", default=None,
+                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder, new or empty "
+                             f"(default: results/{prefix}-<dataset>-<UTC time>)")
 
 
 def _positive(text: str) -> int:

@@ -68,7 +68,7 @@ import compare
 from compare_report import _count
 from tune_report import history_figure, importance_figure, trials_table
 
-from scratchnet import Input, Sequential
+from scratchnet import Input, Sequential, layers
 from scratchnet.blas import single_threaded
 from scratchnet.callbacks import Callback
 from scratchnet.data import get_spec, normalize
@@ -78,15 +78,6 @@ from scratchnet.data.errors import (
     IDXFormatError,
     SplitError,
     UnknownDatasetError,
-)
-from scratchnet.layers import (
-    Activation,
-    BatchNormalization,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    MaxPool2D,
 )
 from scratchnet.optimizers import SGD, Adagrad, Adam, RMSprop
 from scratchnet.optimizers.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay
@@ -154,18 +145,18 @@ def build_model(config: dict, num_classes: int, steps_per_epoch: int, epochs: in
 
     def block(layer):
         # Before a BatchNormalization the bias is redundant (its beta takes that role).
-        return [layer, BatchNormalization()] if bn else [layer]
+        return [layer, layers.BatchNormalization()] if bn else [layer]
 
     reg = L2(config["l2"])
-    layers = [Input((28, 28, 1))]
+    stack = [Input((28, 28, 1))]
     for filters in (32, 64):
-        layers += block(Conv2D(filters, 3, use_bias=not bn, kernel_regularizer=reg))
-        layers += [Activation("relu"), MaxPool2D()]
-    layers += [Dropout(config["dropout_conv"]), Flatten()]
-    layers += block(Dense(config["dense_units"], use_bias=not bn, kernel_regularizer=reg))
-    layers += [Activation("relu"), Dropout(config["dropout_dense"]),
-               Dense(num_classes, activation="softmax")]
-    model = Sequential(layers, name="cnn_tuned", seed=seed)
+        stack += block(layers.Conv2D(filters, 3, use_bias=not bn, kernel_regularizer=reg))
+        stack += [layers.Activation("relu"), layers.MaxPool2D()]
+    stack += [layers.Dropout(config["dropout_conv"]), layers.Flatten()]
+    stack += block(layers.Dense(config["dense_units"], use_bias=not bn, kernel_regularizer=reg))
+    stack += [layers.Activation("relu"), layers.Dropout(config["dropout_dense"]),
+              layers.Dense(num_classes, activation="softmax")]
+    model = Sequential(stack, name="cnn_tuned", seed=seed)
     optimizer = OPTIMIZERS[config["optimizer"]](learning_rate(config, steps_per_epoch, epochs))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     return model
@@ -284,8 +275,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "retrain the best configuration and test it once.")
     parser.add_argument("--dataset", default=None,
                         help=f"default: mnist, or {QUICK['dataset']} (bundled) with --quick")
-    parser.add_argument("--train-split", default="train", help="e.g. 'test[:96323]'")
-    parser.add_argument("--test-split", default="test", help="e.g. 'test[96323:]'")
+    compare.add_common_arguments(parser, "tune")
     parser.add_argument("--trials", type=_positive, default=None,
                         help=f"finished trials the study should hold (default {TRIALS})")
     parser.add_argument("--trial-epochs", type=_positive, default=None,
@@ -311,12 +301,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="default: tune-<dataset>[-quick]")
     parser.add_argument("--resume", action="store_true",
                         help="continue the study of that name in --storage")
-    parser.add_argument("--seed", type=int, default=compare.SEED, help="default: %(default)s")
-    parser.add_argument("--data-dir", default=None,
-                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder, new or empty "
-                             "(default: results/tune-<dataset>-<UTC time>)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: {QUICK['trials']} trials of {QUICK['trial_epochs']} "
                              f"epoch on {QUICK['trial_samples']} images, local cluster")
@@ -403,10 +387,15 @@ def load_data(args):
     return x_train, y_train, x_test, y_test
 
 
+def missing(args, study) -> int:
+    """How many more finished (complete or pruned) trials the study needs."""
+    return max(0, args.trials - len(study.get_trials(deepcopy=False, states=FINISHED)))
+
+
 def search(args, client, study, data, num_classes) -> list[dict]:
     """Run the trials still missing on the cluster's workers; returns what each reported."""
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
-    todo = max(0, args.trials - done)
+    todo = missing(args, study)
     print(f"study {args.study_name!r} in {args.storage}: {done} finished trial(s), "
           f"running {todo} more on {len(client.scheduler_info()['workers'])} worker(s)",
           flush=True)
@@ -449,20 +438,22 @@ def tune(args, command: str, folder: Path) -> dict:
     started = datetime.now(UTC)
     env = environment(Path(__file__))
     spec = get_spec(args.dataset)
+    study = open_study(args)  # first: an existing study without --resume costs no work
     x_train, y_train, x_test, y_test = load_data(args)
     print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
           f"{len(x_test):,} test images ({args.test_split}), {spec.num_classes} classes",
           flush=True)
-    study = open_study(args)
-    client, cluster = connect(args)
-    try:
-        t0 = time.perf_counter()
-        reports = search(args, client, study, (x_train, y_train), spec.num_classes)
-        search_time = time.perf_counter() - t0
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    t0 = time.perf_counter()
+    reports = []
+    if missing(args, study):  # no cluster needed when a resumed study is already complete
+        client, cluster = connect(args)
+        try:
+            reports = search(args, client, study, (x_train, y_train), spec.num_classes)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    search_time = time.perf_counter() - t0
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
