@@ -15,6 +15,9 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from scratchnet.plotting import MODEL_COLORS
 from scratchnet.report import markdown_table
 
+#: PED-ANOVA compares the best 10 % of trials with all of them: with fewer completed trials
+#: than this the "best 10 %" is one trial and the ranking says nothing.
+MIN_TRIALS_FOR_IMPORTANCE = 5
 STATE_STYLE = {"COMPLETE": (MODEL_COLORS[0], "o"), "PRUNED": ("0.55", "x"),
                "FAIL": (MODEL_COLORS[3], "v")}
 
@@ -73,8 +76,9 @@ def history_figure(rows: list[dict]) -> Figure:
 def importances(study) -> dict[str, float] | str:
     """PED-ANOVA importance of each parameter for validation accuracy, or why there is none."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < 2:
-        return f"{len(complete)} completed trial(s): importances need at least 2"
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
+        return (f"{len(complete)} completed trial(s): too few to rank the parameters\n"
+                f"(at least {MIN_TRIALS_FOR_IMPORTANCE} needed)")
     # PED-ANOVA: which parameters set the top 10 % of trials apart. Unlike fANOVA and
     # mean decrease in impurity, it needs no scikit-learn.
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
@@ -86,7 +90,8 @@ def importance_figure(study) -> Figure:
     values = importances(study)
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title("Parameter importance for validation accuracy (PED-ANOVA)")
+    n = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    ax.set_title(f"Parameter importance for validation accuracy (PED-ANOVA, {n} trials)")
     if isinstance(values, str):
         ax.text(0.5, 0.5, values, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
