@@ -261,8 +261,14 @@ def test_default_dataset_missing_from_the_reference_folder_names_files_and_folde
     (["--epochs", "0"], "must be a positive integer"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message_before_any_work(tmp_path, args, message):
+    check_refused(run_compare, tmp_path, args, message)
+
+
+def check_refused(run, tmp_path, args, message):
+    """A study script (``run``, as :func:`run_compare`) given ``args`` exits 2 with
+    ``message``, no traceback, and writes nothing."""
     out = tmp_path / "out"
-    result = run_compare(*args, "--out", out, timeout=120)
+    result = run(*args, "--out", out, timeout=120)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
