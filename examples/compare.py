@@ -99,31 +99,30 @@ MODELS = {"cnn": (seed_cnn, "conv2d"), "lstm": (seed_lstm, "lstm")}
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None, *, models=MODELS, default_models="cnn,lstm",
+               default_dataset=DEFAULT_DATASET, prefix="compare",
+               description="Train the seed CNN and LSTM on the same characters and compare "
+                           "them.") -> argparse.Namespace:
+    """The command line shared by compare.py and the studies built on it (mlp_vs_cnn.py).
+
+    ``models`` is the table ``--models`` chooses from, ``prefix`` names the default
+    output folder ``results/<prefix>-<dataset>-<UTC time>``.
+    """
     parser = argparse.ArgumentParser(
-        description="Train the seed CNN and LSTM on the same characters and compare them.",
+        description=description,
         epilog="Example: %(prog)s --dataset emnist-bymerge --train-split 'test[:96323]' "
                "--test-split 'test[96323:]'")
     parser.add_argument("--dataset", default=None,
-                        help=f"registered dataset name (default: {DEFAULT_DATASET}, or "
+                        help=f"registered dataset name (default: {default_dataset}, or "
                              f"{QUICK_DATASET}, bundled with scratchnet, with --quick); "
                              "`python -m scratchnet.data list` shows them")
-    parser.add_argument("--train-split", default="train",
-                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
-    parser.add_argument("--test-split", default="test",
-                        help="split to test on, e.g. 'test[96323:]'")
-    parser.add_argument("--models", default="cnn,lstm",
-                        help=f"comma-separated, from {', '.join(MODELS)} (default: %(default)s)")
+    add_common_arguments(parser, prefix)
+    parser.add_argument("--models", default=default_models,
+                        help=f"comma-separated, from {', '.join(models)} (default: %(default)s)")
     parser.add_argument("--epochs", type=_positive, default=None,
                         help=f"default {EPOCHS}, or {QUICK_EPOCHS} with --quick")
     parser.add_argument("--batch-size", type=_positive, default=BATCH_SIZE,
                         help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
-    parser.add_argument("--data-dir", default=None,
-                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder, new or empty "
-                             "(default: results/compare-<dataset>-<UTC time>)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
                              f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")
@@ -133,17 +132,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.default_dataset = args.dataset is None
     if args.dataset is None:
-        args.dataset = QUICK_DATASET if args.quick else DEFAULT_DATASET
+        args.dataset = QUICK_DATASET if args.quick else default_dataset
     try:
-        _check_choices(args)
+        _check_choices(args, models)
     except (UnknownDatasetError, SplitError, ValueError) as exc:
         parser.error(str(exc))
     if args.epochs is None:
         args.epochs = QUICK_EPOCHS if args.quick else EPOCHS
     if args.out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        args.out = DEFAULT_OUT / f"compare-{args.dataset}-{stamp}{'-quick' if args.quick else ''}"
+        args.out = DEFAULT_OUT / f"{prefix}-{args.dataset}-{stamp}{'-quick' if args.quick else ''}"
     return args
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """The flags every study on these characters takes: the splits, the seed, where the
+    data are and where the report goes (``results/<prefix>-<dataset>-<UTC time>``)."""
+    parser.add_argument("--train-split", default="train",
+                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
+    parser.add_argument("--test-split", default="test",
+                        help="split to test on, e.g. 'test[96323:]'")
+    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
+    parser.add_argument("--data-dir", default=None,
+                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder, new or empty "
+                             f"(default: results/{prefix}-<dataset>-<UTC time>)")
 
 
 def _positive(text: str) -> int:
@@ -153,13 +167,13 @@ def _positive(text: str) -> int:
     return value
 
 
-def _check_choices(args: argparse.Namespace) -> None:
+def _check_choices(args: argparse.Namespace, models=MODELS) -> None:
     """Reject unknown names and malformed or out-of-range splits before any work is done."""
     names = [m.strip().lower() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in MODELS]
+    unknown = [m for m in names if m not in models]
     if unknown or not names:
         raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                         f"choose from {', '.join(MODELS)}, e.g. --models cnn,lstm")
+                         f"choose from {', '.join(models)}, e.g. --models {','.join(models)}")
     args.models = list(dict.fromkeys(names))  # keep the order given, drop repeats
     spec = get_spec(args.dataset)
     for split in (args.train_split, args.test_split):
@@ -279,14 +293,14 @@ def load_data(args):
     return x_train, y_train, x_test, y_test
 
 
-def build_model(name: str, num_classes: int, seed: int):
-    """A seed model, compiled with the recipe's optimizer and loss."""
-    model = MODELS[name][0](num_classes, seed=seed)
+def build_model(name: str, num_classes: int, seed: int, models=MODELS):
+    """A model of the table ``models``, compiled with the recipe's optimizer and loss."""
+    model = models[name][0](num_classes, seed=seed)
     model.compile(optimizer=Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy")
     return model
 
 
-def warm_up(name, x_train, y_train, num_classes, args) -> float:
+def warm_up(name, x_train, y_train, num_classes, args, models=MODELS) -> float:
     """Run one batch through a throwaway copy of the model; return the seconds it took.
 
     numba compiles each kernel on first use (or loads it from its on-disk cache),
@@ -296,19 +310,20 @@ def warm_up(name, x_train, y_train, num_classes, args) -> float:
     unaffected.
     """
     n = min(len(x_train), args.batch_size)
-    x = normalize(x_train[:n], MODELS[name][1])
-    model = build_model(name, num_classes, args.seed)
+    x = normalize(x_train[:n], models[name][1])
+    model = build_model(name, num_classes, args.seed, models)
     start = time.perf_counter()
     model.fit(x, y_train[:n], batch_size=args.batch_size, epochs=1, verbose=0)
     model.predict(x, batch_size=INFERENCE_BATCH_SIZE)
     return time.perf_counter() - start
 
 
-def train_and_test(name, x_train, y_train, x_test, y_test, num_classes, args) -> ModelRun:
-    """Build one seed model, train it with the recipe, and predict the test set."""
-    layout = MODELS[name][1]
-    warmup_time = warm_up(name, x_train, y_train, num_classes, args)
-    model = build_model(name, num_classes, args.seed)
+def train_and_test(name, x_train, y_train, x_test, y_test, num_classes, args,
+                   models=MODELS) -> ModelRun:
+    """Build one model of ``models``, train it with the recipe, and predict the test set."""
+    layout = models[name][1]
+    warmup_time = warm_up(name, x_train, y_train, num_classes, args, models)
+    model = build_model(name, num_classes, args.seed, models)
     print(f"\n== {name.upper()}: {model.count_params():,} parameters, {args.epochs} epoch(s) "
           f"(kernels ready in {warmup_time:.1f} s) ==", flush=True)
     x = normalize(x_train, layout)
@@ -324,11 +339,29 @@ def train_and_test(name, x_train, y_train, x_test, y_test, num_classes, args) ->
     probabilities = model.predict(x, batch_size=INFERENCE_BATCH_SIZE)
     inference_time = time.perf_counter() - start
     return ModelRun(name, model.count_params(), history.history, fit_time, train_samples,
-                    test_loss, inference_time, probabilities.argmax(axis=1), warmup_time)
+                    test_loss, inference_time, probabilities.argmax(axis=1), warmup_time,
+                    sum(v.size for layer in model.layers for v in layer.state.values()))
 
 
 def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     """Load the data, train and test every model, and write the report into ``folder``."""
+    results, runs, x_test, y_test = train_all(args, command)
+    write_report(folder, results, runs, x_test, y_test)
+    return results
+
+
+def train_all(args: argparse.Namespace, command: str, models=MODELS):
+    """Load the data, train and test every model of ``args.models`` (from the table ``models``).
+
+    Returns
+    -------
+    results : dict
+        The run's description and :func:`compare_report.summarize`'s figures per model
+        (what results.json holds).
+    runs : dict name -> ModelRun
+    x_test : ndarray of uint8, shape (N, 28, 28)
+    y_test : ndarray of int64, shape (N,)
+    """
     started = datetime.now(UTC)
     env = environment(Path(__file__))  # now: the code revision and machine load of this run
     spec = get_spec(args.dataset)
@@ -339,7 +372,8 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
     warnings = overlap_warning(spec, args)
     for warning in warnings:
         print(f"warning: {warning}")
-    runs = {name: train_and_test(name, x_train, y_train, x_test, y_test, spec.num_classes, args)
+    runs = {name: train_and_test(name, x_train, y_train, x_test, y_test, spec.num_classes, args,
+                                 models)
             for name in args.models}
     n_fit = next(iter(runs.values())).train_samples
     results = {
@@ -363,21 +397,25 @@ def compare(args: argparse.Namespace, command: str, folder: Path) -> dict:
         },
         "models": {name: summarize(run, y_test, spec.class_names) for name, run in runs.items()},
     }
-    write_report(folder, results, runs, x_test, y_test)
-    return results
+    return results, runs, x_test, y_test
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, parse=parse_args, study=compare, script="examples/compare.py") -> int:
+    """Run ``study(args, command, folder)`` into a staged ``--out``; the exit status.
+
+    ``parse`` and ``study`` let a study built on this one (mlp_vs_cnn.py) keep the same
+    command line, all-or-nothing output folder and error handling.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
+    args = parse(argv)
     # Turn `kill` (SIGTERM) into an exception too, so the staging folder is removed.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # The command as typed (script path as given), so it can be re-run from the same folder.
-    command = shlex.join(["python", sys.argv[0] or "examples/compare.py", *argv])
+    command = shlex.join(["python", sys.argv[0] or script, *argv])
     print(data_note(args), flush=True)  # first: the reader knows at once what is trained on
     try:
         with staged_folder(args.out) as folder:  # fails before any work if --out is unusable
-            results = compare(args, command, folder)
+            results = study(args, command, folder)
     except OutputFolderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -395,6 +433,8 @@ def main(argv=None) -> int:
         print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
         return 130
     print("\n" + terminal_table(results["models"]))
+    if results.get("result"):
+        print("\n" + results["result"])
     for warning in results["run"]["warnings"]:
         print(f"warning: {warning}")
     print(f"\nreport: {args.out / 'report.md'}")

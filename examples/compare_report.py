@@ -23,7 +23,10 @@ EXAMPLE_PAIRS = 8     # pairs shown as image grids
 EXAMPLES_PER_PAIR = 8
 #: How each model sees a 28x28 character, for the report's first paragraph.
 INPUT_VIEW = {"cnn": "sees each character as a 28x28 image",
-              "lstm": "reads each one as a sequence of 28 rows of 28 pixels, one row per step"}
+              "lstm": "reads each one as a sequence of 28 rows of 28 pixels, one row per step",
+              "mlp": "sees the 784 pixels as a flat vector, with no notion of which are neighbours",
+              "cnn_bn": "sees each character as a 28x28 image, with BatchNormalization after "
+                        "each convolution and the hidden Dense layer"}
 
 
 @dataclass
@@ -51,6 +54,9 @@ class ModelRun:
     warmup_time : float
         Seconds spent compiling (or loading) the numba kernels before the timed
         run, kept out of ``fit_time`` and ``inference_time``.
+    non_trainable : int
+        Values in the layers' non-trainable state (BatchNormalization's moving mean
+        and variance), saved with the weights but not counted in ``parameters``.
     """
 
     name: str
@@ -62,6 +68,7 @@ class ModelRun:
     inference_time: float
     y_pred: np.ndarray
     warmup_time: float = 0.0
+    non_trainable: int = 0
 
 
 def summarize(run: ModelRun, y_test: np.ndarray, class_names) -> dict:
@@ -82,6 +89,7 @@ def summarize(run: ModelRun, y_test: np.ndarray, class_names) -> dict:
     epochs = len(run.history.get("loss", []))
     return {
         "parameters": run.parameters,
+        "non_trainable_parameters": run.non_trainable,
         "epochs": epochs,
         "fit_time_s": run.fit_time,
         "warmup_time_s": run.warmup_time,
@@ -373,9 +381,23 @@ def markdown_report(results: dict, figures: dict[str, str]) -> str:
 
 
 def write_report(folder: Path, results: dict, runs: dict[str, ModelRun], x_test: np.ndarray,
-                 y_test: np.ndarray) -> None:
-    """Write report.md, results.json and every figure into ``folder``."""
+                 y_test: np.ndarray, extra_figures=None, sections=()) -> None:
+    """Write report.md, results.json and every figure into ``folder``.
+
+    A study built on compare.py adds its own: ``extra_figures`` maps a file name to
+    ``(what it shows, Figure)``, ``sections`` are Markdown lines appended to the report,
+    and ``results["result"]``, if present, is a paragraph placed under the title.
+    """
     figures = write_figures(folder, runs, results["models"], x_test, y_test,
                             results["run"]["class_names"])
+    for file, (what, fig) in (extra_figures or {}).items():
+        plotting.save_figure(fig, folder / file)
+        figures[file] = what
+    report = markdown_report(results, figures)
+    if results.get("result"):
+        title, rest = report.split("\n\n", 1)
+        report = f"{title}\n\n{results['result']}\n\n{rest}"
+    if sections:
+        report = report.rstrip("\n") + "\n\n" + "\n".join(sections) + "\n"
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (folder / "report.md").write_text(markdown_report(results, figures))
+    (folder / "report.md").write_text(report)

@@ -44,8 +44,8 @@ from compare import (
     QUICK_EPOCHS,
     QUICK_TEST_SAMPLES,
     QUICK_TRAIN_SAMPLES,
-    SEED,
     VALIDATION_SPLIT,
+    add_common_arguments,
     load_data,
     overlap_warning,
 )
@@ -99,21 +99,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Train SimpleRNN, LSTM and GRU models on the same characters, "
                     "read row by row, and compare them.")
     parser.add_argument("--dataset", default="mnist", help="default: %(default)s")
-    parser.add_argument("--train-split", default="train",
-                        help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
-    parser.add_argument("--test-split", default="test", help="e.g. 'test[96323:]'")
+    add_common_arguments(parser, "rnn-family")
     parser.add_argument("--models", default=DEFAULT_MODELS,
                         help=f"comma-separated, from {', '.join(CELLS)} (default: %(default)s)")
     parser.add_argument("--epochs", type=_positive, default=None,
                         help=f"default {EPOCHS}, or {QUICK_EPOCHS} with --quick")
     parser.add_argument("--batch-size", type=_positive, default=BATCH_SIZE,
                         help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=SEED, help="default: %(default)s")
-    parser.add_argument("--data-dir", default=None,
-                        help="data folder (default: $SCRATCHNET_DATA, else the usual places)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder, new or empty "
-                             "(default: results/rnn-family-<dataset>-<UTC time>)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
                              f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")

@@ -26,6 +26,7 @@ __all__ = [
     "confused_examples",
     "confusion_matrix_figure",
     "loss_curves",
+    "parameters_vs_accuracy",
     "per_class_accuracy",
     "save_figure",
 ]
@@ -245,6 +246,36 @@ def per_class_accuracy(scores: Mapping[str, np.ndarray], class_names: Sequence[s
     ax.set_title("Per-class test accuracy")
     # Outside the axes, so it can hide no point.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, borderaxespad=0.0)
+    return fig
+
+
+def parameters_vs_accuracy(points: Mapping[str, tuple[int, float]]) -> Figure:
+    """Each model's test accuracy against its parameter count, log-scaled counts.
+
+    Parameters
+    ----------
+    points : mapping model name -> (parameters, test accuracy)
+        Parameters as the model holds them (trainable and non-trainable); accuracy in [0, 1].
+    """
+    fig = Figure(figsize=(7.0, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    counts = [n for n, _ in points.values()]
+    accs = [a for _, a in points.values()]
+    for i, (name, (n, acc)) in enumerate(points.items()):
+        ax.plot(n, acc, MODEL_MARKERS[i % 5], color=_color(i), markersize=10, clip_on=False,
+                zorder=3, label=f"{name}: {n:,} parameters, {acc:.2%}")
+        ax.annotate(name, (n, acc), textcoords="offset points", xytext=(8, 6), fontsize=10)
+    ax.set_xscale("log")
+    # A decade either side of the models (at least), so that two close points stay apart.
+    ax.set_xlim(min(counts) / 3, max(counts) * 3)
+    spread = max(max(accs) - min(accs), 0.01)
+    ax.set_ylim(max(0.0, min(accs) - spread), min(1.0, max(accs) + spread))
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.grid(alpha=0.3, which="both")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy against model size")
+    ax.legend(loc="lower right", fontsize=9)
     return fig
 
 

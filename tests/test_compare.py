@@ -220,15 +220,21 @@ FULL_RUNS = [
                          ids=[r[0] for r in FULL_RUNS])
 def test_full_recipe_reaches_the_frameworks_accuracy(tmp_path, name, train_split, test_split,
                                                      targets):
+    check_full_recipe(run_compare, tmp_path, name, train_split, test_split, targets)
+
+
+def check_full_recipe(run, tmp_path, name, train_split, test_split, floors, *args):
+    """Run a study script (``run``, as :func:`run_compare`) with its full recipe on real data;
+    check its table against its JSON and each model's test accuracy against ``floors``."""
     data_dir = real_data(name, parse_split(train_split).base, parse_split(test_split).base)
     out = tmp_path / "full"
-    result = run_compare("--dataset", name, "--train-split", train_split, "--test-split",
-                         test_split, "--out", out, data_dir=data_dir, timeout=None)
+    result = run(*args, "--dataset", name, "--train-split", train_split, "--test-split",
+                 test_split, "--out", out, data_dir=data_dir, timeout=None)
     assert result.returncode == 0, result.stderr[-3000:]
     models = json.loads((out / "results.json").read_text())["models"]
     check_table_matches_json(terminal_rows(result.stdout), models)
-    for model, target in targets.items():
-        assert models[model]["test_accuracy"] >= target, (model, models[model]["test_accuracy"])
+    for model, floor in floors.items():
+        assert models[model]["test_accuracy"] >= floor, (model, models[model]["test_accuracy"])
 
 
 @pytest.mark.realdata
@@ -255,8 +261,14 @@ def test_default_dataset_missing_from_the_reference_folder_names_files_and_folde
     (["--epochs", "0"], "must be a positive integer"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message_before_any_work(tmp_path, args, message):
+    check_refused(run_compare, tmp_path, args, message)
+
+
+def check_refused(run, tmp_path, args, message):
+    """A study script (``run``, as :func:`run_compare`) given ``args`` exits 2 with
+    ``message``, no traceback, and writes nothing."""
     out = tmp_path / "out"
-    result = run_compare(*args, "--out", out, timeout=120)
+    result = run(*args, "--out", out, timeout=120)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr

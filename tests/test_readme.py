@@ -110,6 +110,12 @@ def test_bash_command_names_what_exists(words):
         return
     if words[0] == "scratchnet":  # the console script: the same as python -m scratchnet
         words = ["python", "-m", "scratchnet", *words[1:]]
+    if words[0] == "dask":  # Dask's command line, from the tune extra
+        pytest.importorskip("distributed", reason="needs the [tune] extra")
+        text = _help("-m", "distributed.cli.dask_" + words[1])
+        for flag in _flags(words[2:]):
+            assert flag in text, (words, flag)
+        return
     assert words[0] == "python", words
     if words[1:3] == ["-m", "pytest"]:
         conftest = (ROOT / "tests" / "conftest.py").read_text()
@@ -131,6 +137,6 @@ def test_bash_command_names_what_exists(words):
 
 def test_readme_and_ci_share_the_commands():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -e ".[dev,demo]"' in TEXT
-    assert 'pip install --quiet --disable-pip-version-check -e ".[dev,demo]"' in ci
+    assert 'pip install -e ".[dev,demo,tune]"' in TEXT
+    assert 'pip install --quiet --disable-pip-version-check -e ".[dev,demo,tune]"' in ci
     assert "python -m pytest" in TEXT and "python -m pytest" in ci

@@ -18,15 +18,15 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 from test_compare import (
+    check_full_recipe,
     check_json_is_self_consistent,
+    check_refused,
     check_table_matches_json,
     markdown_rows,
     real_data,
     staging_leftovers,
     terminal_rows,
 )
-
-from scratchnet.data import parse_split
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "examples/rnn_family.py"
@@ -160,11 +160,7 @@ def test_quick_run_on_mnist(tmp_path):
     (["--epochs", "0"], "must be a positive integer"),
 ])
 def test_bad_arguments_exit_2_before_any_work(tmp_path, args, message):
-    out = tmp_path / "out"
-    result = run_study(*args, "--out", out, timeout=120)
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert not out.exists()
+    check_refused(run_study, tmp_path, args, message)
 
 
 # The floors: test accuracy at seed 0 with the full recipe (10 epochs).
@@ -180,13 +176,5 @@ FULL_RUNS = [
                          ids=[r[0] for r in FULL_RUNS])
 def test_full_recipe_reaches_the_accuracy_floors(tmp_path, name, train_split, test_split,
                                                  floors):
-    data_dir = real_data(name, parse_split(train_split).base, parse_split(test_split).base)
-    out = tmp_path / "full"
-    result = run_study("--dataset", name, "--train-split", train_split, "--test-split",
-                       test_split, "--models", ",".join(floors), "--out", out,
-                       data_dir=data_dir, timeout=None)
-    assert result.returncode == 0, result.stderr[-3000:]
-    models = json.loads((out / "results.json").read_text())["models"]
-    check_table_matches_json(terminal_rows(result.stdout), models)
-    for model, floor in floors.items():
-        assert models[model]["test_accuracy"] >= floor, (model, models[model]["test_accuracy"])
+    check_full_recipe(run_study, tmp_path, name, train_split, test_split, floors,
+                      "--models", ",".join(floors))
