@@ -208,7 +208,8 @@ def affine_sample_forward_reference(x, matrices, displacement, fill, out):
     acc = np.zeros(out.shape, dtype=x.dtype)
     for da, wr in ((0, one - fr), (1, fr)):
         for db, ws in ((0, one - fs), (1, fs)):
-            acc += (wr * ws)[..., None] * xp[n, pr + da, ps + db]
+            with np.errstate(invalid="ignore"):  # 0 * inf = NaN, as the kernel gives
+                acc += (wr * ws)[..., None] * xp[n, pr + da, ps + db]
     out[...] = acc
     return out
 
@@ -221,6 +222,7 @@ def affine_sample_backward_reference(dy, matrices, displacement, out):
     n, one = np.broadcast_to(np.arange(N)[:, None, None], pr.shape), dy.dtype.type(1)
     for da, wr in ((0, one - fr), (1, fr)):
         for db, ws in ((0, one - fs), (1, fs)):
-            np.add.at(dxp, (n, pr + da, ps + db), (wr * ws)[..., None] * dy)  # repeats add up
+            with np.errstate(invalid="ignore"):  # 0 * inf = NaN, as the kernel gives
+                np.add.at(dxp, (n, pr + da, ps + db), (wr * ws)[..., None] * dy)  # repeats add
     out[...] = dxp[:, 2:-2, 2:-2]
     return out

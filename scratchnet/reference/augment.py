@@ -75,8 +75,9 @@ def bilinear_sample_forward(x, rows, cols, fill_value=0.0):
     y = np.zeros((*rows.shape, C), dtype=x.dtype)
     for r, s, w, inside in taps:
         # An inside neighbour is multiplied even by a zero weight, so a NaN or inf in the
-        # pixels it reads reaches y as the formula says (0 * inf = NaN).
-        y += w[..., None] * np.where(inside[..., None], x[n, r, s], fill)
+        # pixels it reads reaches y as the formula says (0 * inf = NaN, by definition here).
+        with np.errstate(invalid="ignore"):
+            y += w[..., None] * np.where(inside[..., None], x[n, r, s], fill)
     return y, {"x_shape": x.shape, "taps": taps}
 
 
@@ -90,7 +91,8 @@ def bilinear_sample_backward(dy, cache):
     dx = np.zeros(cache["x_shape"], dtype=dy.dtype)
     n = np.broadcast_to(np.arange(N)[:, None, None], dy.shape[:3])
     for r, s, w, inside in cache["taps"]:
-        np.add.at(dx, (n[inside], r[inside], s[inside]), (w[..., None] * dy)[inside])
+        with np.errstate(invalid="ignore"):  # 0 * inf = NaN, as in the forward
+            np.add.at(dx, (n[inside], r[inside], s[inside]), (w[..., None] * dy)[inside])
     return dx
 
 
