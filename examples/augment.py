@@ -71,6 +71,10 @@ DEFAULT_SPLITS = {"emnist-bymerge": ("test[:96323]", "test[96323:]")}  # issue 1
 GRID_IMAGES = 10  # columns of the sample grid: the first training images
 GRID_SEED = 2026  # the grid's own draw, apart from the training streams
 COST_SAMPLES = 12_800  # images timed through the augmentation layers alone
+# --quick: a smoke run of the whole pipeline, two models in about the time compare.py's
+# --quick trains one.
+QUICK_TRAIN_SAMPLES = 2000
+QUICK_TEST_SAMPLES = 500
 
 
 # The distortions, each as large as handwriting allows: a 6 must not turn into a 9, nor a
@@ -118,9 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="output folder, new or empty "
                              "(default: results/augment-<dataset>-<UTC time>)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: first {compare.QUICK_TRAIN_SAMPLES} training and "
-                             f"{compare.QUICK_TEST_SAMPLES} test samples, "
-                             f"{compare.QUICK_EPOCHS} epoch")
+                        help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
+                             f"{QUICK_TEST_SAMPLES} test samples, {compare.QUICK_EPOCHS} epoch")
     parser.add_argument("--yes", action="store_true", help="download without asking")
     args = parser.parse_args(argv)
     args.default_dataset = args.dataset is None
@@ -238,6 +241,9 @@ def study(args, command: str, folder: Path) -> dict:
     env = environment(Path(__file__))
     spec = get_spec(args.dataset)
     x_train, y_train, x_test, y_test = compare.load_data(args)
+    if args.quick:
+        x_train, y_train = x_train[:QUICK_TRAIN_SAMPLES], y_train[:QUICK_TRAIN_SAMPLES]
+        x_test, y_test = x_test[:QUICK_TEST_SAMPLES], y_test[:QUICK_TEST_SAMPLES]
     print(f"{args.dataset}: {len(x_train):,} training images ({args.train_split}), "
           f"{len(x_test):,} test images ({args.test_split}), {spec.num_classes} classes")
     warnings = compare.overlap_warning(spec, args)
