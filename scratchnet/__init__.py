@@ -25,6 +25,9 @@ _EXPORTS = {
     "History": "scratchnet.callbacks", "BackupAndRestore": "scratchnet.callbacks",
     "TerminateOnNaN": "scratchnet.callbacks", "Input": "scratchnet.sequential",
     "Sequential": "scratchnet.sequential", "SparseCategoricalCrossentropy": "scratchnet.losses",
+    "load_model": "scratchnet.model_file", "register_layer": "scratchnet.registry",
+    "ModelCheckpoint": "scratchnet.callbacks", "ModelFileError": "scratchnet.archive",
+    "preprocess_image": "scratchnet.imageprep", "ImageError": "scratchnet.imageprep",
 }
 _SUBMODULES = ("callbacks", "layers", "losses", "optimizers", "reference", "regularizers")
 

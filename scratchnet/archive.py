@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ModelFileError", "read_archive", "write_archive", "remove_stale_parts",
-           "atomic_replace"]
+__all__ = ["ArchiveReader", "ModelFileError", "atomic_replace", "open_archive", "read_archive",
+           "remove_stale_parts", "write_archive"]
 
 #: Deflate's largest expansion: 1032 output bytes per input byte (zlib's tech notes).
 _MAX_DEFLATE_RATIO = 1032
@@ -131,6 +131,108 @@ def write_archive(path, arrays: Mapping[str, np.ndarray],
 
 
 # -- reading ----------------------------------------------------------------------------------
+class ArchiveReader:
+    """An archive opened for checked reading, member by member (see :func:`open_archive`).
+
+    ``declared`` gives each member's declared uncompressed size (from the zip's directory,
+    before anything is read) so that a caller can compare it with what it expects, e.g. a
+    saved model's weights with the shapes its configuration implies, before allocating.
+    """
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile, size: int, kind: str):
+        self.path, self.kind, self._zf, self._size = path, kind, zf, size
+        self._infos = {info.filename: info for info in zf.infolist()}
+
+    def members(self) -> list[str]:
+        """Every member's file name, as the zip's directory lists it."""
+        return list(self._infos)
+
+    def names(self) -> list[str]:
+        """Every member's key (its name without ``.npy``/``.json``)."""
+        return [name.rsplit(".", 1)[0] for name in self._infos]
+
+    def declared(self, key: str, ext: str = "npy") -> int | None:
+        """The uncompressed size member ``<key>.<ext>`` declares, or None if absent; a
+        ModelFileError if its compressed bytes could not hold that much."""
+        info = self._infos.get(f"{key}.{ext}")
+        if info is None:
+            return None
+        _check_info(self.path, info, self._size, {key: info.file_size}, 0)
+        return info.file_size
+
+    def compressed(self, key: str, ext: str = "npy") -> bool:
+        """Whether member ``<key>.<ext>`` is deflated (scratchnet stores its members)."""
+        info = self._infos.get(f"{key}.{ext}")
+        return info is not None and info.compress_type != zipfile.ZIP_STORED
+
+    def read_json(self, key: str):
+        """The JSON member ``<key>.json`` (at most ``JSON_LIMIT`` bytes), or a ModelFileError."""
+        info = self._infos.get(f"{key}.json")
+        if info is None:
+            raise ModelFileError(self.path, f"is not a {self.kind}: it has no {key}.json")
+        _check_info(self.path, info, self._size, {}, 0)
+        return json.loads(self._read(info).decode("utf-8"))
+
+    def read_all(self, limits: Mapping[str, int] | None = None, default_limit: int = 1 << 28):
+        """Every member, each checked (:func:`read_archive`'s ``limits``) before any is read."""
+        limits = dict(limits or {})
+        infos = list(self._infos.values())
+        for info in infos:
+            _check_info(self.path, info, self._size, limits, default_limit)
+        arrays, meta = {}, {}
+        for info in infos:
+            data = self._read(info)
+            key, ext = info.filename.rsplit(".", 1)
+            if ext == "json":
+                meta[key] = json.loads(data.decode("utf-8"))
+            else:
+                arrays[key] = _parse_npy(self.path, info.filename, data)
+        return arrays, meta
+
+    def _read(self, info: zipfile.ZipInfo) -> bytes:
+        with self._zf.open(info) as member:
+            data = member.read(info.file_size + 1)  # +1: a lie shows as a CRC error
+        if len(data) != info.file_size:
+            raise ModelFileError(self.path, f"member {info.filename!r} holds {len(data)} "
+                                 f"bytes, its header says {info.file_size}")
+        return data
+
+
+@contextlib.contextmanager
+def open_archive(path, kind: str = "weights file"):
+    """Open ``path`` as an archive and yield an :class:`ArchiveReader`.
+
+    Anything wrong with the file, raised inside the block as well (a damaged member found
+    while reading it), comes out as one :class:`ModelFileError` naming the path.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            magic = f.read(6)
+            if magic == _NPY_MAGIC:
+                raise ModelFileError(path, f"is a single .npy array, not a {kind} (a .npz zip "
+                                     "archive); save weights with model.save_weights('w.npz')")
+            if magic[:4] not in _ZIP_MAGICS:
+                raise ModelFileError(path, f"is not a {kind}: it does not start as a zip "
+                                     f"archive (first bytes {magic[:4]!r})")
+            f.seek(0)
+            with zipfile.ZipFile(f) as zf:
+                yield ArchiveReader(path, zf, size, kind)
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise ModelFileError(path, f"no such file (expected a {kind})") from None
+    except IsADirectoryError:
+        raise ModelFileError(path, f"is a folder, not a {kind}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+            NotImplementedError, RuntimeError, ValueError, struct.error, TypeError,
+            OverflowError, KeyError, IndexError, UnicodeDecodeError) as err:
+        # RecursionError (a RuntimeError): JSON nested thousands deep.
+        raise ModelFileError(path, f"is not a valid {kind} (damaged or truncated?): "
+                             f"{type(err).__name__}: {err}") from None
+
+
 def read_archive(path, limits: Mapping[str, int] | None = None, default_limit: int = 1 << 28,
                  kind: str = "weights file") -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Read an archive written by :func:`write_archive` (or ``np.savez``), checking first.
@@ -155,48 +257,8 @@ def read_archive(path, limits: Mapping[str, int] | None = None, default_limit: i
     ModelFileError
         For anything wrong with the file, before reading more than its declared, checked sizes.
     """
-    path = Path(path)
-    limits = dict(limits or {})
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            magic = f.read(6)
-            if magic == _NPY_MAGIC:
-                raise ModelFileError(path, f"is a single .npy array, not a {kind} (a .npz zip "
-                                     "archive); save weights with model.save_weights('w.npz')")
-            if magic[:4] not in _ZIP_MAGICS:
-                raise ModelFileError(path, f"is not a {kind}: it does not start as a zip "
-                                     f"archive (first bytes {magic[:4]!r})")
-            f.seek(0)
-            with zipfile.ZipFile(f) as zf:
-                infos = zf.infolist()
-                for info in infos:
-                    _check_info(path, info, size, limits, default_limit)
-                arrays, meta = {}, {}
-                for info in infos:
-                    with zf.open(info) as member:
-                        data = member.read(info.file_size + 1)  # +1: a lie shows as a CRC error
-                    if len(data) != info.file_size:
-                        raise ModelFileError(path, f"member {info.filename!r} holds "
-                                             f"{len(data)} bytes, its header says "
-                                             f"{info.file_size}")
-                    key, ext = info.filename.rsplit(".", 1)
-                    if ext == "json":
-                        meta[key] = json.loads(data.decode("utf-8"))
-                    else:
-                        arrays[key] = _parse_npy(path, info.filename, data)
-    except ModelFileError:
-        raise
-    except FileNotFoundError:
-        raise ModelFileError(path, f"no such file (expected a {kind})") from None
-    except IsADirectoryError:
-        raise ModelFileError(path, f"is a folder, not a {kind}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
-            NotImplementedError, RuntimeError, ValueError, struct.error, TypeError,
-            OverflowError, KeyError, IndexError, UnicodeDecodeError) as err:
-        raise ModelFileError(path, f"is not a valid {kind} (damaged or truncated?): "
-                             f"{type(err).__name__}: {err}") from None
-    return arrays, meta
+    with open_archive(path, kind) as archive:
+        return archive.read_all(limits, default_limit)
 
 
 def _check_info(path, info: zipfile.ZipInfo, size: int, limits, default_limit) -> None:

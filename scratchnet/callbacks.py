@@ -1,9 +1,12 @@
 """Callbacks: hooks into the training loop, and the History that ``fit`` returns.
 
-A callback sees ``self.model`` and may stop training by setting
-``self.model.stop_training = True`` (checked after every batch and every epoch),
-which is all EarlyStopping and TerminateOnNaN need. BackupAndRestore also reads and
-restores the loop's position (``scratchnet.backup``).
+The contract (which hooks ``fit`` calls, and when) is ``scratchnet.callback_base``. This
+module holds the small callbacks and names every one, as ``keras.callbacks`` does:
+
+- ``History``, ``LambdaCallback``, ``TerminateOnNaN`` and ``BackupAndRestore`` (here);
+- ``EarlyStopping`` (``scratchnet.early_stopping``), ``ReduceLROnPlateau`` and
+  ``LearningRateScheduler`` (``scratchnet.lr_callbacks``), ``CSVLogger``
+  (``scratchnet.csv_logger``), ``ModelCheckpoint`` (``scratchnet.checkpoint``).
 """
 
 from __future__ import annotations
@@ -13,25 +16,12 @@ import sys
 from pathlib import Path
 
 from scratchnet import backup
-
-
-class Callback:
-    """Override any of these hooks. ``logs`` is a dict of the current figures."""
-
-    model = None
-
-    def set_model(self, model) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs=None): ...
-
-    def on_train_end(self, logs=None): ...
-
-    def on_epoch_begin(self, epoch: int, logs=None): ...
-
-    def on_epoch_end(self, epoch: int, logs=None): ...
-
-    def on_batch_end(self, batch: int, logs=None): ...
+from scratchnet.callback_base import Callback as Callback
+from scratchnet.checkpoint import ModelCheckpoint as ModelCheckpoint
+from scratchnet.csv_logger import CSVLogger as CSVLogger
+from scratchnet.early_stopping import EarlyStopping as EarlyStopping
+from scratchnet.lr_callbacks import LearningRateScheduler as LearningRateScheduler
+from scratchnet.lr_callbacks import ReduceLROnPlateau as ReduceLROnPlateau
 
 
 class History(Callback):
@@ -47,32 +37,37 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
 
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+class LambdaCallback(Callback):
+    """A callback made of plain functions, as ``keras.callbacks.LambdaCallback``.
 
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto"):
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(min_delta)
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping mode must be 'min', 'max' or 'auto', got {mode!r}")
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.best, self.wait, self.stopped_epoch = float("inf"), 0, None
+    ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``,
+    ``on_train_begin(logs)``, ``on_train_end(logs)``, ``on_train_batch_begin(batch,
+    logs)``, ``on_train_batch_end(batch, logs)``, and (as Keras's keyword arguments)
+    ``on_batch_begin``/``on_batch_end``. Any other keyword is refused, so a misspelt hook
+    fails at once instead of never running.
+    """
 
-    def on_train_begin(self, logs=None):
-        self.best, self.wait, self.stopped_epoch = float("inf"), 0, None
+    _EXTRA = ("on_batch_begin", "on_batch_end")
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.monitor not in (logs or {}):
-            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, not in logs {sorted(logs)}")
-        value = self.sign * logs[self.monitor]
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-        else:
-            self.wait += 1
-            if self.wait > self.patience:
-                self.stopped_epoch = epoch
-                self.model.stop_training = True
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        unknown = sorted(set(kwargs) - set(self._EXTRA))
+        if unknown:
+            raise TypeError(f"LambdaCallback got unknown hooks {unknown}; the hooks are "
+                            "on_epoch_begin, on_epoch_end, on_train_begin, on_train_end, "
+                            "on_train_batch_begin, on_train_batch_end, on_batch_begin and "
+                            "on_batch_end")
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, fn in hooks.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback {name} must be a function, got {fn!r}")
+            setattr(self, name, fn)  # an instance attribute: called without self
 
 
 class TerminateOnNaN(Callback):
@@ -80,11 +75,22 @@ class TerminateOnNaN(Callback):
 
     Without it, a non-finite loss makes ``fit`` raise FloatingPointError. Either way the
     weights and the optimizer are left as they were after the last finite step.
+
+    Parameters
+    ----------
+    raise_error : bool
+        Raise RuntimeError instead of stopping quietly (Keras 3's option).
     """
+
+    def __init__(self, raise_error: bool = False):
+        self.raise_error = bool(raise_error)
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss "
+                                   f"value: {loss}. Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training", file=sys.stderr)
             self.model.stop_training = True
 
@@ -141,3 +147,4 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
             backup.delete_backup(self.backup_dir)
+

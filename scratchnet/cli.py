@@ -5,6 +5,7 @@
     scratchnet data list | download NAME | show NAME     # datasets (scratchnet.data's CLI)
     scratchnet warmup [--dtype float32]                  # compile every kernel ahead of time
     scratchnet gradcheck [--trials 50]                   # the gradient report
+    scratchnet predict MODEL IMAGE... [--top-k 5] [--json]  # read handwritten characters
 
 ``python -m scratchnet ...`` is the same. A subcommand is one function decorated with
 :func:`command`: its name, help, and arguments (made with :func:`arg`) go in the
@@ -106,6 +107,23 @@ def warmup(args: argparse.Namespace) -> int:
          arg("--seed", type=int, default=0))
 def gradcheck(args: argparse.Namespace) -> int:
     from scratchnet.gradient_report import run
+
+    return run(args)
+
+
+@command("predict", "read handwritten characters in image files with a saved model",
+         arg("model", help="a model saved with model.save (a .scratchnet file)"),
+         arg("images", nargs="+", metavar="IMAGE",
+             help="image files (PNG, JPEG, BMP, ...) or folders of them"),
+         arg("--top-k", type=int, default=5, help="classes to show per image (default: 5)"),
+         arg("--json", action="store_true", help="print the predictions as JSON"),
+         arg("--like", choices=("mnist", "emnist"),
+             help="prepare the images as MNIST or EMNIST was made (default: mnist for a "
+                  "10-class model, emnist otherwise)"),
+         arg("--batch-size", type=int, default=256,
+             help="images read and predicted at a time (default: 256)"))
+def predict(args: argparse.Namespace) -> int:
+    from scratchnet.predicting import run
 
     return run(args)
 

@@ -55,14 +55,14 @@ class ReferenceEngine:
                 x = layer.activation.forward(x, training)
         return x
 
-    def gradients(self, x, y, training: bool = True):
+    def gradients(self, x, y, training: bool = True, sample_weight=None):
         """Forward, loss and backward of one batch; fills every layer's ``grads``.
 
-        Returns ``(mean loss, logits)``.
+        Returns ``(mean loss, logits)``; ``sample_weight`` (N,) weighs each sample's loss.
         """
         layers, fused = self.model.layers, self.model.fused_activation
         logits = self.forward(x, training, logits=True)
-        loss, dy = self.model.loss.reference(logits, y)
+        loss, dy = self.model.loss.reference(logits, y, sample_weight)
         for i in range(len(layers) - 1, -1, -1):
             layer, last = layers[i], i == len(layers) - 1
             if last and fused == "layer":

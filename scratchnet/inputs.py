@@ -148,12 +148,14 @@ def labels(y, what: str = "y"):
     return y
 
 
-def validation_pair(validation_data):
-    """``(x_val, y_val)``, or a clear error for anything else."""
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+def validation_data(validation_data):
+    """``(x_val, y_val, sample_weight_val or None)`` from a pair or a triple (as Keras), or
+    a clear error for anything else."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         n = len(validation_data) if isinstance(validation_data, (tuple, list)) else None
         got = f"a {type(validation_data).__name__} of {n} items" if n is not None else \
             type(validation_data).__name__
-        raise ValueError(f"validation_data must be a pair (x_val, y_val), got {got}; "
-                         "sample weights are not supported")
-    return validation_data
+        raise ValueError(f"validation_data must be a pair (x_val, y_val) or a triple "
+                         f"(x_val, y_val, sample_weight_val), got {got}")
+    x_val, y_val, *rest = validation_data
+    return x_val, y_val, (rest[0] if rest else None)

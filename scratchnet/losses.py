@@ -30,6 +30,7 @@ import numpy as np
 from scratchnet.kernels.softmax_ce import softmax_cross_entropy
 from scratchnet.layers.activations import Sigmoid, Softmax
 from scratchnet.reference import losses as ref
+from scratchnet.weighting import check_sample_weight
 
 
 def check_labels(labels, num_classes: int, n: int) -> np.ndarray:
@@ -90,6 +91,10 @@ class Loss:
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
+    def get_config(self) -> dict:
+        """The constructor's arguments, for saving (``scratchnet.registry``)."""
+        return {"from_logits": self.from_logits}
+
     def fused(self) -> Loss:
         """This loss on the logits of its ``fuses`` activation: what a model ending in that
         activation hands it in training."""
@@ -126,28 +131,35 @@ class Loss:
     def _pair(self):
         return self.on_logits if self.from_logits else self.on_probabilities
 
-    def reference(self, outputs: np.ndarray, targets) -> tuple[float, np.ndarray]:
-        """``(mean loss, dL/doutputs)`` by the textbook pair of ``scratchnet.reference``."""
-        self._check_outputs(outputs)
-        targets = self.check_targets(targets, outputs.shape[1:], len(outputs))
+    def reference(self, outputs: np.ndarray, targets,
+                  sample_weight=None) -> tuple[float, np.ndarray]:
+        """``(mean loss, dL/doutputs)`` by the textbook pair of ``scratchnet.reference``.
+
+        ``sample_weight`` (N,): Keras's weighting, sum_n w_n loss_n / N.
+        """
+        n = self._check_outputs(outputs)
+        targets = self.check_targets(targets, outputs.shape[1:], n)
+        w = check_sample_weight(sample_weight, n, outputs.dtype)
         self._check_probabilities(outputs)
         forward, backward = self._pair()
-        loss, cache = forward(outputs, self._prepare(targets, outputs))
+        loss, cache = forward(outputs, self._prepare(targets, outputs), w)
         return loss, backward(1.0, cache)
 
-    def __call__(self, outputs: np.ndarray, targets, batch_size: int | None = None):
+    def __call__(self, outputs: np.ndarray, targets, batch_size: int | None = None,
+                 sample_weight=None):
         """``(mean loss as float, dL/doutputs in the outputs' dtype)``.
 
         ``batch_size`` (default n) is the N of the mean. When the n rows are one shard of
         a larger batch (``scratchnet.parallel``), the shards' losses and gradients then
-        add up to the whole batch's.
+        add up to the whole batch's. ``sample_weight`` (n,), optional: each sample's loss
+        times its weight, summed and divided by ``batch_size`` (Keras's weighting).
         """
         n = self._check_outputs(outputs)
         batch_size = n if batch_size is None else int(batch_size)
         if batch_size < max(n, 1):
             raise ValueError(f"{self.name}: batch_size must be at least the {n} rows of "
                              f"the outputs (and >= 1), got {batch_size}")
-        loss, grad = self.reference(outputs, targets)
+        loss, grad = self.reference(outputs, targets, sample_weight)
         if batch_size != n:  # the pair averaged over n; the mean runs over batch_size
             scale = n / batch_size
             loss, grad = loss * scale, grad * outputs.dtype.type(scale)
@@ -203,6 +215,9 @@ class CategoricalCrossentropy(Loss):
         super().__init__(from_logits)
         self.label_smoothing = _smoothing(label_smoothing, self.name)
 
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
     def _check_outputs(self, outputs) -> int:
         if not isinstance(outputs, np.ndarray) or outputs.ndim != 2:
             raise ValueError(f"{self.name}: expected outputs of shape (N, C), got "
@@ -249,30 +264,36 @@ class SparseCategoricalCrossentropy(Loss):
     def _check_outputs(self, outputs) -> int:
         return CategoricalCrossentropy._check_outputs(self, outputs)
 
-    def reference(self, outputs, targets):
-        self._check_outputs(outputs)
-        labels = self.check_targets(targets, outputs.shape[1:], len(outputs))
+    def reference(self, outputs, targets, sample_weight=None):
+        n = self._check_outputs(outputs)
+        labels = self.check_targets(targets, outputs.shape[1:], n)
+        w = check_sample_weight(sample_weight, n, outputs.dtype)
         self._check_probabilities(outputs)
         if self.from_logits:
-            loss, cache = ref.softmax_cross_entropy_forward(outputs, labels)
+            loss, cache = ref.softmax_cross_entropy_forward(outputs, labels, w)
             return loss, ref.softmax_cross_entropy_backward(1.0, cache)
         onehot = np.eye(outputs.shape[1], dtype=outputs.dtype)[labels]
-        loss, cache = ref.categorical_crossentropy_forward(outputs, onehot)
+        loss, cache = ref.categorical_crossentropy_forward(outputs, onehot, w)
         return loss, ref.categorical_crossentropy_backward(1.0, cache)
 
-    def __call__(self, outputs, labels, batch_size=None):
+    def __call__(self, outputs, labels, batch_size=None, sample_weight=None):
         if not self.from_logits:
-            return super().__call__(outputs, labels, batch_size)
+            return super().__call__(outputs, labels, batch_size, sample_weight)
         n = self._check_outputs(outputs)
         batch_size = n if batch_size is None else int(batch_size)
         if batch_size < max(n, 1):
             raise ValueError(f"{self.name}: batch_size must be at least the {n} rows of "
                              f"logits (and >= 1), got {batch_size}")
         labels = self.check_targets(labels, outputs.shape[1:], n)
+        w = check_sample_weight(sample_weight, n, outputs.dtype)
         logits = np.ascontiguousarray(outputs)
         grad = np.empty_like(logits)
         losses = softmax_cross_entropy(logits, labels, grad, batch_size)
-        return float(losses.sum(dtype=np.float64) / batch_size), grad
+        if w is None:
+            return float(losses.sum(dtype=np.float64) / batch_size), grad
+        # The kernel wrote (softmax - onehot) / B; the weighted loss scales row n by w_n.
+        grad *= w[:, None]
+        return float(np.dot(losses.astype(np.float64), w) / batch_size), grad
 
 
 class BinaryCrossentropy(Loss):
@@ -295,6 +316,9 @@ class BinaryCrossentropy(Loss):
         super().__init__(from_logits)
         self.label_smoothing = _smoothing(label_smoothing, self.name)
 
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
     def _prepare(self, targets, outputs):
         targets = np.asarray(targets, dtype=outputs.dtype)
         if self.label_smoothing:
@@ -316,6 +340,9 @@ class MeanSquaredError(Loss):
     def __init__(self):
         super().__init__(from_logits=False)
 
+    def get_config(self):
+        return {}
+
 
 class MeanAbsoluteError(Loss):
     """mean |y - t| over the last axis, then over the batch."""
@@ -325,6 +352,9 @@ class MeanAbsoluteError(Loss):
 
     def __init__(self):
         super().__init__(from_logits=False)
+
+    def get_config(self):
+        return {}
 
 
 _BY_NAME = {

@@ -58,6 +58,9 @@ class L1L2(Regularizer):
             total += self.l2 * float((w * w).sum())
         return total
 
+    def get_config(self) -> dict:
+        return {"l1": self.l1, "l2": self.l2}
+
     def gradient(self, w):
         dt = w.dtype.type
         g = np.zeros_like(w)
@@ -74,6 +77,9 @@ class L1(L1L2):
     def __init__(self, l1=0.01):
         super().__init__(l1=l1)
 
+    def get_config(self):
+        return {"l1": self.l1}
+
     def __repr__(self):
         return f"L1(l1={self.l1!r})"
 
@@ -83,6 +89,9 @@ class L2(L1L2):
 
     def __init__(self, l2=0.01):
         super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
 
     def __repr__(self):
         return f"L2(l2={self.l2!r})"

@@ -13,9 +13,12 @@ from scratchnet.engine import check_engine, make_engine
 from scratchnet.inputs import as_model_input, check_input_shape
 from scratchnet.layers.base import FLOAT_DTYPES, Layer, as_float_dtype
 from scratchnet.losses import get_loss
+from scratchnet.model_file import save_model
+from scratchnet.on_batch import predict_on_batch, test_on_batch, train_on_batch
 from scratchnet.optimizers import get_optimizer
 from scratchnet.saving import load_weights, save_weights
 from scratchnet.training import evaluate, fit, predict
+from scratchnet.training_metrics import batch_counts
 from scratchnet.training_metrics import resolve as resolve_metric
 
 
@@ -58,6 +61,8 @@ class Sequential:
         #: layer), "activation" (the last layer's activation='softmax') or None. By compile.
         self.fused_activation = None
         self.metrics, self.metric_functions = [], []
+        #: compile's weighted_metrics: counted with the sample weights (Keras 3).
+        self.weighted_metrics, self.weighted_metric_functions = [], []
         self.engine = check_engine(engine)
         self._engine = None  # made by build
         #: How many times ``fit`` has started: each call without a seed of its own derives
@@ -66,6 +71,11 @@ class Sequential:
         #: While ``fit`` runs, where it is (``scratchnet.backup.FitPosition``): what
         #: BackupAndRestore saves and restores. None outside ``fit``.
         self.fit_position = None
+        #: What each output unit means (e.g. the dataset's characters), saved with the
+        #: model (``save``) for whoever predicts with it; None when unknown.
+        self.class_names: list[str] | None = None
+        #: The loss as compile was given it (``loss`` may be its fused form): what ``save`` keeps.
+        self.compiled_loss = None
         for layer in layers or []:
             self.add(layer)
 
@@ -91,8 +101,12 @@ class Sequential:
     def built(self) -> bool:
         return bool(self.layers) and all(layer.built for layer in self.layers)
 
-    def build(self, input_shape=None, dtype=None) -> None:
-        """Build every layer in turn; each layer's init draws from its own seeded stream."""
+    def build(self, input_shape=None, dtype=None, before_layer=None) -> None:
+        """Build every layer in turn; each layer's init draws from its own seeded stream.
+
+        ``before_layer(index, layer, input_shape)``, if given, runs before each layer is
+        built (loading a file checks the sizes it would allocate there).
+        """
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers")
         shape = tuple(input_shape or self.input_shape or ())
@@ -104,7 +118,9 @@ class Sequential:
         self.input_shape = shape
         self.dtype = as_float_dtype(dtype or self.dtype or np.float32)
         streams = np.random.SeedSequence([self.seed, 0]).spawn(len(self.layers))
-        for layer, stream in zip(self.layers, streams, strict=True):
+        for i, (layer, stream) in enumerate(zip(self.layers, streams, strict=True)):
+            if before_layer is not None:
+                before_layer(i, layer, shape)
             try:
                 shape = layer.build(shape, self.dtype, np.random.default_rng(stream))
             except (ValueError, TypeError) as err:
@@ -202,8 +218,12 @@ class Sequential:
 
     # -- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy",
-                metrics=("accuracy",)) -> None:
+                metrics=("accuracy",), weighted_metrics=None) -> None:
         """Choose the optimizer, the loss and the metrics (names or instances, as Keras).
+
+        As in Keras 3, ``metrics`` ignore sample and class weights; ``weighted_metrics``
+        count every sample with its weight (named ``weighted_<name>`` when ``metrics``
+        already has that name).
 
         A crossentropy loss with ``from_logits=False`` on a model ending in its activation
         (softmax, or sigmoid for binary crossentropy) takes over that activation: in
@@ -212,8 +232,17 @@ class Sequential:
         """
         self.optimizer = get_optimizer(optimizer)
         given = get_loss(loss)
+        self.compiled_loss = given
         self.metrics = list(metrics or [])
         self.metric_functions = [resolve_metric(m, given.name) for m in self.metrics]
+        self.weighted_metrics = list(weighted_metrics or [])
+        self.weighted_metric_functions = []
+        taken = {name for name, _ in self.metric_functions}
+        for spec in self.weighted_metrics:
+            name, fn = resolve_metric(spec, given.name, weighted=True)
+            name = f"weighted_{name}" if name in taken else name
+            taken.add(name)
+            self.weighted_metric_functions.append((name, fn))
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers")
         last = self.layers[-1]
@@ -245,18 +274,20 @@ class Sequential:
         self.layers[0].check_input(x)
         return self._engine.forward(x, training, logits)
 
-    def compute_gradients(self, x: np.ndarray, y: np.ndarray, training: bool = True):
+    def compute_gradients(self, x: np.ndarray, y: np.ndarray, training: bool = True,
+                          sample_weight=None):
         """Forward, loss and backward for one batch, without updating. Returns (loss, logits).
 
         Fills every layer's ``grads``. On the fast engine a training batch large enough is
         split across the cores (``scratchnet.parallel``). Weight penalties (regularizers)
         are added here, once for the whole batch, to the loss and to the gradients.
+        ``sample_weight`` (N,) weighs each sample's loss (``scratchnet.weighting``).
         """
         if self.loss is None:
             raise RuntimeError(f"model {self.name!r} must be compiled first")
         self.build_for(x)
         self.layers[0].check_input(x)
-        loss, logits = self._engine.gradients(x, y, training)
+        loss, logits = self._engine.gradients(x, y, training, sample_weight)
         for layer in self.layers:
             if layer.regularizers:
                 loss += layer.regularization_penalty()
@@ -270,18 +301,23 @@ class Sequential:
         self.optimizer.apply(self.parameters, self.gradients)
         return loss, self._accuracy(y, logits, self.loss.from_logits)
 
-    def fit_step(self, x: np.ndarray, y: np.ndarray):
+    def fit_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
         """One optimisation step. Returns (mean loss, ``batch_metrics`` of the batch): the
         training loop sums the counts and divides by the samples seen."""
-        loss, logits = self.compute_gradients(x, y, training=True)
+        loss, logits = self.compute_gradients(x, y, training=True, sample_weight=sample_weight)
         self.optimizer.apply(self.parameters, self.gradients)
-        return loss, self.batch_metrics(y, logits)
+        return loss, self.batch_metrics(y, logits, sample_weight)
 
-    def batch_metrics(self, y, outputs) -> dict[str, float]:
+    def batch_metrics(self, y, outputs, sample_weight=None) -> dict[str, float]:
         """Each compiled metric's count over a batch, from what ``logits`` returned for it
-        (the training loop adds them up and divides by the samples seen)."""
-        return {name: fn(y, outputs, self.loss.from_logits)
-                for name, fn in self.metric_functions}
+        (the training loop adds them up and divides: ``training_metrics.averages``).
+        The weighted metrics count with ``sample_weight``."""
+        return batch_counts(self.metric_functions, self.weighted_metric_functions, y,
+                            outputs, self.loss.from_logits, sample_weight)
+
+    @property
+    def weighted_metric_names(self) -> set[str]:
+        return {name for name, _ in self.weighted_metric_functions}
 
     def reseed(self, entropy) -> np.random.Generator:
         """Give every layer a fresh random stream from ``entropy`` (an int or tuple of ints);
@@ -295,5 +331,9 @@ class Sequential:
     fit = fit
     evaluate = evaluate
     predict = predict
+    train_on_batch = train_on_batch
+    test_on_batch = test_on_batch
+    predict_on_batch = predict_on_batch
     save_weights = save_weights
     load_weights = load_weights
+    save = save_model

@@ -3,7 +3,9 @@
 These functions are bound as methods of ``Sequential``; they only use its public
 members (``build_for``, ``fit_step``, ``batch_metrics``, ``logits``, ``__call__``, ``reseed``,
 ``fit_calls``, ``fit_position``), so the loop reads top to bottom without the model's
-internals.
+internals. Sample and class weights are made one per-sample array at the boundary
+(``scratchnet.weighting``) and travel with each batch; callbacks get Keras's hooks in
+Keras's order (``scratchnet.callback_base``).
 
 At the boundary every input is converted to the model's dtype once and checked for NaN
 and inf (``scratchnet.inputs``); every step is guarded so that a non-finite loss leaves
@@ -25,6 +27,8 @@ from scratchnet import inputs, interrupt
 from scratchnet.backup import FitPosition
 from scratchnet.callbacks import Callback, History
 from scratchnet.guard import StepGuard
+from scratchnet.training_metrics import averages
+from scratchnet.weighting import check_sample_weight, sample_weights
 
 
 def _batches(n: int, batch_size: int, first: int = 0):
@@ -45,7 +49,7 @@ def _interactive(stream=None) -> bool:
         return False
 
 
-def _check_data(model, x, y, what="x", caller="fit"):
+def check_data(model, x, y, what="x", caller="fit"):
     """``(x, y)`` converted and checked; returns them (``y`` None when not given)."""
     x = inputs.as_model_input(model, x, what)
     inputs.check_not_empty(x, what, caller)
@@ -61,7 +65,8 @@ def _check_data(model, x, y, what="x", caller="fit"):
 
 
 def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-        validation_data=None, shuffle=True, seed=None, initial_epoch=0):
+        validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+        initial_epoch=0, seed=None):
     """Train for ``epochs`` passes over ``(x, y)``.
 
     Parameters
@@ -75,15 +80,21 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
         2 (a line per epoch)
     callbacks : list of Callback
     validation_split : float in [0, 1)
-        Hold out the *last* fraction of ``x`` before shuffling, as Keras does.
-    validation_data : (x_val, y_val), optional
+        Hold out the *last* fraction of ``x`` (and of ``sample_weight``) before
+        shuffling, as Keras does.
+    validation_data : (x_val, y_val) or (x_val, y_val, sample_weight_val), optional
         Takes precedence over ``validation_split``.
     shuffle : bool
         Reshuffle the training samples every epoch.
-    seed : int, optional
-        Seeds shuffling and dropout; defaults to one derived from the model's seed.
+    class_weight : dict {class index: weight}, optional
+        Weighs every training sample of a class (``scratchnet.weighting``); not the
+        validation data, as Keras.
+    sample_weight : array_like, shape (N,), optional
+        Weighs each sample's loss: a batch's loss is sum(w * loss) / batch size.
     initial_epoch : int
         The epoch to start at (a resumed run's count), as Keras.
+    seed : int, optional
+        Seeds shuffling and dropout; defaults to one derived from the model's seed.
 
     Returns
     -------
@@ -103,17 +114,25 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     epochs = inputs.integer(epochs, "epochs", 0)
     initial_epoch = inputs.integer(initial_epoch, "initial_epoch", 0)
     validation_split = inputs.fraction(validation_split, "validation_split")
-    x, y = _check_data(model, x, inputs.labels(y))
+    x, y = check_data(model, x, inputs.labels(y))
+    sw = sample_weights(sample_weight, class_weight, y, model.output_shape, model.dtype)
+    sw_val = None
     if validation_data is not None:
-        x_val, y_val = inputs.validation_pair(validation_data)
-        x_val, y_val = _check_data(model, x_val, inputs.labels(y_val, "y_val"),
+        x_val, y_val, sw_val = inputs.validation_data(validation_data)
+        x_val, y_val = check_data(model, x_val, inputs.labels(y_val, "y_val"),
                                    "validation x")
+        sw_val = check_sample_weight(sw_val, len(x_val), model.dtype,
+                                     "validation sample_weight")
     elif validation_split > 0:
         split = int(math.floor(len(x) * (1 - validation_split)))
         if split == 0:
             raise ValueError(f"validation_split={validation_split} of {len(x)} samples leaves "
                              "no training samples; lower it or pass more data")
         x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+        if sw is not None:
+            # As Keras: the held-out samples keep their sample_weight; class_weight is
+            # for training only.
+            sw, sw_val = sw[:split], (sw[split:] if class_weight is None else None)
     else:
         x_val = y_val = None
 
@@ -124,8 +143,11 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     position = FitPosition(epoch=initial_epoch, steps=steps, samples=n, shuffle_rng=rng)
     model.fit_position = position  # where BackupAndRestore reads and restores it
     history = History()
-    cbs: list[Callback] = [history, *(callbacks or [])]
+    # History last, as Keras: it records the logs as the other callbacks left them.
+    cbs: list[Callback] = [*(callbacks or []), history]
+    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
     for cb in cbs:
+        cb.set_params(params)
         cb.set_model(model)
     model.stop_training = False
     guard = StepGuard()
@@ -133,22 +155,24 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validat
     try:
         with interrupt.deferred_sigint():
             for cb in cbs:
-                cb.on_train_begin()
+                cb.on_train_begin({})
+            last = {}  # the last epoch's logs, for on_train_end (as Keras)
             while position.epoch < epochs and not model.stop_training:
-                _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
-                           cbs, guard, verbose, bars)
+                last = _run_epoch(model, (x, y, sw), (x_val, y_val, sw_val), batch_size,
+                                  epochs, shuffle, position, cbs, guard, verbose, bars)
             for cb in cbs:
-                cb.on_train_end()
+                cb.on_train_end(last)
     finally:
         model.fit_position = None
     return history
 
 
-def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position, cbs, guard,
+def _run_epoch(model, train, val, batch_size, epochs, shuffle, position, cbs, guard,
                verbose, bars):
+    (x, y, sw), (x_val, y_val, sw_val) = train, val
     epoch, steps, n = position.epoch, position.steps, position.samples
     for cb in cbs:
-        cb.on_epoch_begin(epoch)
+        cb.on_epoch_begin(epoch, {})
     position.start_epoch()
     order = position.shuffle_rng.permutation(n) if shuffle else np.arange(n)
     start_time = time.perf_counter()
@@ -157,12 +181,14 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
     try:
         for b, (lo, hi) in enumerate(_batches(n, batch_size, position.batch), position.batch):
             idx = order[lo:hi]
+            for cb in cbs:
+                cb.on_train_batch_begin(b, {})
             guard.save(model)
-            loss, counts = model.fit_step(x[idx], y[idx])
+            loss, counts = model.fit_step(x[idx], y[idx], None if sw is None else sw[idx])
             if not guard.finite(loss, model):
                 guard.restore(model)
                 if _stopped_on_nan(model, cbs, b, loss):
-                    return
+                    return {}
                 what = f"loss became {loss}" if not math.isfinite(loss) else \
                     "weights became NaN or inf"
                 raise FloatingPointError(
@@ -175,9 +201,9 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
                 position.counts[name] = position.counts.get(name, 0.0) + count
             position.seen += hi - lo
             position.batch = b + 1
-            logs = _running_logs(position)
+            logs = _running_logs(model, position)
             for cb in cbs:
-                cb.on_batch_end(b, logs)
+                cb.on_train_batch_end(b, logs)
             bar.update(1)
             if b % 20 == 0 or hi == n:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
@@ -186,9 +212,9 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
                 break
     finally:
         bar.close()
-    logs = _running_logs(position)
+    logs = _running_logs(model, position)
     if x_val is not None and len(x_val):
-        val = _evaluate(model, x_val, y_val, max(batch_size, 256), verbose=0)
+        val = evaluate_batches(model, x_val, y_val, sw_val, max(batch_size, 256), verbose=0)
         logs.update({f"val_{k}": v for k, v in val.items()})
     logs["learning_rate"] = model.optimizer.current_learning_rate()
     logs["time"] = time.perf_counter() - start_time
@@ -198,52 +224,57 @@ def _run_epoch(model, x, y, x_val, y_val, batch_size, epochs, shuffle, position,
     position.end_epoch()
     for cb in cbs:
         cb.on_epoch_end(epoch, logs)
+    return logs
 
 
-def _running_logs(position) -> dict:
+def _running_logs(model, position) -> dict:
     """The epoch's mean loss and metrics so far."""
-    seen = max(position.seen, 1)
-    return {"loss": position.loss_sum / seen,
-            **{name: count / seen for name, count in position.counts.items()}}
+    return {"loss": position.loss_sum / max(position.seen, 1),
+            **averages(position.counts, position.seen, model.weighted_metric_names)}
 
 
 def _stopped_on_nan(model, cbs, batch, loss) -> bool:
     """Show the callbacks the non-finite loss; True if one of them stopped training."""
     model.stop_training = False
     logs = {"loss": loss if not math.isfinite(loss) else math.nan,
-            **{name: math.nan for name, _ in model.metric_functions}}
+            **{name: math.nan for name, _ in model.metric_functions},
+            **{name: math.nan for name, _ in model.weighted_metric_functions}}
     for cb in cbs:
-        cb.on_batch_end(batch, logs)
+        cb.on_train_batch_end(batch, logs)
     return model.stop_training
 
 
-def evaluate(model, x, y, batch_size=32, verbose=0, return_dict=False):
+def evaluate(model, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False):
     """Mean loss and every compiled metric over ``(x, y)``, in batches, in inference mode.
 
     Returns ``[loss, *metrics]``, or ``{'loss': ..., 'accuracy': ..., ...}`` with
-    ``return_dict``. As in Keras, the loss includes the regularizers' penalties.
+    ``return_dict``. As in Keras, the loss includes the regularizers' penalties, and with
+    ``sample_weight`` (N,) it is sum(w * loss) / N; the ``weighted_metrics`` count with
+    the weights.
     """
     if model.loss is None:
         raise RuntimeError(f"model {model.name!r} must be compiled before evaluate")
     batch_size = inputs.integer(batch_size, "batch_size", 1)
-    x, y = _check_data(model, x, inputs.labels(y), caller="evaluate")
+    x, y = check_data(model, x, inputs.labels(y), caller="evaluate")
+    sw = check_sample_weight(sample_weight, len(x), model.dtype)
     with interrupt.deferred_sigint():
-        result = _evaluate(model, x, y, batch_size, verbose)
+        result = evaluate_batches(model, x, y, sw, batch_size, verbose)
     return result if return_dict else list(result.values())
 
 
-def _evaluate(model, x, y, batch_size, verbose) -> dict:
-    loss_sum, counts = 0.0, {name: 0.0 for name, _ in model.metric_functions}
+def evaluate_batches(model, x, y, sw, batch_size, verbose) -> dict:
+    loss_sum, counts = 0.0, {}
     for lo, hi in tqdm(list(_batches(len(x), batch_size)), leave=False, desc="evaluate",
                        disable=not (verbose == 1 and _interactive())):
         logits = model.logits(x[lo:hi], training=False)
-        loss, _ = model.loss(logits, y[lo:hi])
+        w = None if sw is None else sw[lo:hi]
+        loss, _ = model.loss(logits, y[lo:hi], sample_weight=w)
         loss_sum += loss * (hi - lo)
-        for name, count in model.batch_metrics(y[lo:hi], logits).items():
-            counts[name] += count
+        for name, count in model.batch_metrics(y[lo:hi], logits, w).items():
+            counts[name] = counts.get(name, 0.0) + count
         interrupt.check()
     return {"loss": loss_sum / len(x) + model.regularization_loss(),
-            **{name: count / len(x) for name, count in counts.items()}}
+            **averages(counts, len(x), model.weighted_metric_names)}
 
 
 def predict(model, x, batch_size=32, verbose=0):
@@ -252,7 +283,7 @@ def predict(model, x, batch_size=32, verbose=0):
     ``x`` may have any real numeric dtype; it is converted once to the model's dtype.
     """
     batch_size = inputs.integer(batch_size, "batch_size", 1)
-    x, _ = _check_data(model, x, None, caller="predict")
+    x, _ = check_data(model, x, None, caller="predict")
     out = np.empty((len(x), *model.output_shape), dtype=model.dtype)
     with interrupt.deferred_sigint():
         for lo, hi in tqdm(list(_batches(len(x), batch_size)), leave=False, desc="predict",

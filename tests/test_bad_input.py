@@ -1,4 +1,4 @@
-"""Every bad input of issue 15 (and issue 16's refused arrays) in one table:
+"""Every bad input of issue 15 (and issue 16's refused arrays, issue 13's toolkit) in one table:
 the call, the exception type, and a fragment of its message that names the problem."""
 
 import struct
@@ -8,9 +8,9 @@ import pytest
 
 from scratchnet import SGD, Adam, Input, Sequential
 from scratchnet.archive import ModelFileError
-from scratchnet.callbacks import BackupAndRestore
+from scratchnet.callbacks import BackupAndRestore, EarlyStopping
 from scratchnet.data import IDXFormatError, read_idx
-from scratchnet.layers import Dense
+from scratchnet.layers import BatchNormalization, Dense
 
 
 def model():
@@ -45,6 +45,12 @@ def later_learning_rate():
 def npy_weights(folder):
     np.save(folder / "w.npy", np.zeros(3))
     model().load_weights(folder / "w.npy")
+
+
+def bn_model():
+    m = Sequential([Input((4,)), Dense(3), BatchNormalization(), Dense(3, activation="softmax")])
+    m.compile("adam")
+    return m
 
 
 def diverging_fit():
@@ -90,8 +96,9 @@ TABLE = [
      IDXFormatError, "too long"),
     # item 11: the unclear errors
     ("fit(x, None)", lambda f: model().fit(X, None), TypeError, "y is None"),
-    ("3-item validation_data", lambda f: model().fit(X, Y, validation_data=(X, Y, Y)),
-     ValueError, "validation_data must be a pair (x_val, y_val), got a tuple of 3 items"),
+    ("4-item validation_data", lambda f: model().fit(X, Y, validation_data=(X, Y, Y, Y)),
+     ValueError, "validation_data must be a pair (x_val, y_val) or a triple (x_val, y_val, "
+     "sample_weight_val), got a tuple of 4 items"),
     ("validation_split='0.1'", lambda f: model().fit(X, Y, validation_split="0.1"),
      TypeError, "validation_split must be a number in [0, 1), got '0.1' (str)"),
     ("epochs=inf", lambda f: model().fit(X, Y, epochs=float("inf")), TypeError,
@@ -114,6 +121,19 @@ TABLE = [
      "SGD momentum must be in [0, 1)"),
     ("learning rate set later", lambda f: later_learning_rate(), ValueError,
      "learning_rate must be a positive finite number, got nan"),
+    # issue 13: the toolkit's bad input not tested beside its module
+    ("BatchNorm trailing batch of one", lambda f: bn_model().fit(X[:9], Y[:9], batch_size=4,
+                                                                 verbose=0), ValueError,
+     "needs more than one value per channel, got a batch of 1: use a batch_size of 2"),
+    ("BatchNorm train_on_batch of one", lambda f: bn_model().train_on_batch(X[:1], Y[:1]),
+     ValueError, "got a batch of 1"),
+    ("class_weight of a missing class", lambda f: model().fit(X, Y, class_weight={3: 2.0}),
+     ValueError, "class_weight names classes [3] that the data lacks"),
+    ("negative sample_weight", lambda f: model().fit(X, Y, sample_weight=-np.ones(10)),
+     ValueError, "sample_weight must be finite and >= 0: weight 0 is -1.0"),
+    ("EarlyStopping on an unknown figure", lambda f: model().fit(
+        X, Y, verbose=0, callbacks=[EarlyStopping(monitor="val_acc")]), ValueError,
+     "cannot tell whether 'val_acc' should be minimized or maximized"),
     # issue 16: arrays that are not real numbers, and a missing batch axis
     ("complex x", lambda f: model().predict(X.astype(complex)), TypeError, "x.real"),
     ("object x", lambda f: model().predict(X.astype(object)), TypeError, "not a real number"),

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pytest(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                           "-rs", *args], cwd=ROOT, capture_output=True, text=True,
+    # One process (-n 0): these runs check selection, not the suite's two workers.
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0",
+                           "-q", "-rs", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 

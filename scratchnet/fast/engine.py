@@ -28,6 +28,7 @@ import numpy as np
 from scratchnet import parallel
 from scratchnet.fast import runner_for
 from scratchnet.fast.sync import ShardGroup
+from scratchnet.weighting import check_sample_weight
 
 
 class FastEngine:
@@ -93,28 +94,30 @@ class FastEngine:
         return x
 
     # -- gradients ----------------------------------------------------------------------------
-    def gradients(self, x, y, training: bool = True):
+    def gradients(self, x, y, training: bool = True, sample_weight=None):
         """Forward, loss and backward of one batch; fills every layer's ``grads``.
 
-        Returns ``(mean loss, logits)``.
+        Returns ``(mean loss, logits)``; ``sample_weight`` (N,) weighs each sample's loss
+        (each shard takes its rows, and divides by the whole batch's size as always).
         """
         bounds = parallel.shard_bounds(len(x)) if training else None
         if bounds is None:
-            return self._gradients_on(self.whole, x, y, training, len(x))
+            return self._gradients_on(self.whole, x, y, training, len(x), sample_weight)
         # The whole batch's targets, checked by the loss that reads them.
         y = self.model.loss.check_targets(y, self.layers[-1].output_shape, len(x))
+        sample_weight = check_sample_weight(sample_weight, len(x), x.dtype)
         drawn = [r.draw(len(x)) for r in self.whole]  # as unsharded, in batch order
 
         sets = self._shard_sets(len(bounds) - 1)
         group = ShardGroup(len(sets))  # for runners that need whole-batch sums (BatchNorm)
 
-        def shard(indexed, xs, ys, *noise):
+        def shard(indexed, xs, ys, ws, *noise):
             k, runners = indexed
             for runner, rows in zip(runners, noise, strict=True):
                 runner.drawn = rows  # this shard's rows of the batch's draw, or None
                 runner.group, runner.shard = group, k
             try:
-                return self._gradients_on(runners, xs, ys, True, len(x))
+                return self._gradients_on(runners, xs, ys, True, len(x), ws)
             except threading.BrokenBarrierError:
                 raise  # another shard failed first: its error is group.error
             except BaseException as err:
@@ -122,7 +125,8 @@ class FastEngine:
                 raise
 
         try:
-            results = parallel.run_shards(bounds, list(enumerate(sets)), shard, x, y, *drawn)
+            results = parallel.run_shards(bounds, list(enumerate(sets)), shard, x, y,
+                                          sample_weight, *drawn)
         except threading.BrokenBarrierError:
             raise group.error from None
         for i, layer in enumerate(self.layers):  # summed in shard order
@@ -132,10 +136,11 @@ class FastEngine:
                     total += runners[i].grads[key]
         return sum(loss for loss, _ in results), np.concatenate([z for _, z in results])
 
-    def _gradients_on(self, runners, x, y, training: bool, batch_size: int):
+    def _gradients_on(self, runners, x, y, training: bool, batch_size: int,
+                      sample_weight=None):
         model = self.model
         logits = self._forward_on(runners, x, training, logits=True)
-        loss, dy = model.loss(logits, y, batch_size=batch_size)
+        loss, dy = model.loss(logits, y, batch_size=batch_size, sample_weight=sample_weight)
         fused = model.fused_activation
         last = len(runners) - 1
         for i in range(last, -1, -1):

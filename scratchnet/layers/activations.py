@@ -63,7 +63,11 @@ _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "softmax": Softm
 
 
 def get_activation(spec) -> Layer | None:
-    """Turn ``'relu'`` (or a Layer instance, or None/'linear') into an activation layer."""
+    """Turn ``'relu'`` (or a Layer instance, or None/'linear') into an activation layer.
+
+    A saved layer config (``{"class_name": ..., "config": ...}``, an activation of your
+    own) is rebuilt through ``scratchnet.model_file``, not here.
+    """
     if spec is None or spec == "linear":
         return None
     if isinstance(spec, Layer):
@@ -71,6 +75,14 @@ def get_activation(spec) -> Layer | None:
     if isinstance(spec, str) and spec.lower() in _ACTIVATIONS:
         return _ACTIVATIONS[spec.lower()]()
     raise ValueError(f"unknown activation {spec!r}; choose one of {sorted(_ACTIVATIONS)}")
+
+
+def activation_name(layer) -> str | None:
+    """'relu' for a plain ReLU() (what ``activation='relu'`` made), None for anything else."""
+    for name, cls in _ACTIVATIONS.items():
+        if type(layer) is cls and layer.get_config() == {"name": layer.name}:
+            return name
+    return None
 
 
 class Activation(Layer):
@@ -88,6 +100,9 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(activation=activation, **kwargs)
+
+    def get_config(self):
+        return {"activation": "linear", **super().get_config()}
 
     def forward(self, x, training):
         return x

@@ -256,5 +256,38 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    # -- saving: the constructor's arguments, and the arrays build makes (scratchnet.registry) --
+    def get_config(self) -> dict:
+        """The constructor's keyword arguments as JSON values, Keras-style:
+        ``type(layer)(**layer.get_config())`` makes an equal, unbuilt layer.
+
+        Here the arguments every layer shares, when given; subclasses add their own.
+        """
+        from scratchnet.registry import serialize
+
+        config: dict = {"name": self.name}
+        if self.declared_input_shape is not None:
+            config["input_shape"] = list(self.declared_input_shape)
+        if self.activation is not None:
+            config["activation"] = _activation_config(self.activation)
+        for arg, reg in self.regularizers.items():
+            config[arg] = serialize(reg)
+        return config
+
+    def weight_shapes(self, input_shape) -> dict[str, tuple[int, ...]] | None:
+        """``{key: shape}`` of the ``params`` and ``state`` that ``build(input_shape)`` would
+        create, computed without creating them (loading checks a file's sizes with it);
+        None when unknown. A layer with parameters overrides it."""
+        return {} if type(self)._build is Layer._build else None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _activation_config(activation):
+    """A built-in activation by its name ('relu'), another by its layer config."""
+    from scratchnet.layers.activations import activation_name
+    from scratchnet.registry import serialize
+
+    name = activation_name(activation)
+    return name if name is not None else serialize(activation)

@@ -63,6 +63,19 @@ class BatchNormalization(Layer):
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
 
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+    def weight_shapes(self, input_shape):
+        ndim = len(input_shape) + 1
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        if not 1 <= axis < ndim:
+            return None  # build raises the clear error
+        c = (input_shape[axis - 1],)
+        return {**({"gamma": c} if self.scale else {}), **({"beta": c} if self.center else {}),
+                "moving_mean": c, "moving_variance": c}
+
     def _build(self, input_shape, rng):
         ndim = len(input_shape) + 1  # with the batch axis
         axis = self.axis + ndim if self.axis < 0 else self.axis

@@ -66,10 +66,24 @@ class Bidirectional(Layer):
         super().__init__(input_shape=input_shape, name=name)
         self.merge_mode = merge_mode
         config = layer.get_config()
-        self.forward_layer = type(layer)(**config, name=f"forward_{layer.name}")
-        self.backward_layer = type(layer)(**{**config, "go_backwards": not layer.go_backwards},
-                                          name=f"backward_{layer.name}")
+        self.forward_layer = type(layer)(**{**config, "name": f"forward_{layer.name}"})
+        self.backward_layer = type(layer)(**{**config, "go_backwards": not layer.go_backwards,
+                                             "name": f"backward_{layer.name}"})
         self.return_sequences = layer.return_sequences
+
+    def get_config(self):
+        from scratchnet.registry import serialize
+
+        # The wrapped layer as given: the forward copy under its original name.
+        inner = serialize(self.forward_layer)
+        inner["config"]["name"] = self.forward_layer.name.removeprefix("forward_")
+        return {**super().get_config(), "layer": inner, "merge_mode": self.merge_mode}
+
+    def weight_shapes(self, input_shape):
+        shapes = {d: layer.weight_shapes(input_shape) for d, layer in self._directions()}
+        if any(s is None for s in shapes.values()):
+            return None
+        return {f"{d}/{k}": v for d, s in shapes.items() for k, v in s.items()}
 
     @property
     def several_outputs(self) -> str | None:

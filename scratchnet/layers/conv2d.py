@@ -64,6 +64,15 @@ class Conv2D(Layer):
         Wo, _ = conv_output_size(W, kw, sw, self.padding)
         return Ho, Wo, F
 
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "use_bias": self.use_bias}
+
+    def weight_shapes(self, input_shape):
+        (kh, kw), F = self.kernel_size, self.filters
+        return {"W": (kh, kw, input_shape[-1], F), **({"b": (F,)} if self.use_bias else {})}
+
     def forward(self, x, training):
         """x (N, H, W, C) -> y (N, Ho, Wo, F)."""
         y, self.cache = conv2d_forward(x, self.params["W"], self.params.get("b"), self.strides,

@@ -37,6 +37,13 @@ class Dense(Layer):
             self.params["b"] = zeros((self.units,), self.dtype)
         return (*input_shape[:-1], self.units)
 
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias}
+
+    def weight_shapes(self, input_shape):
+        d = input_shape[-1]
+        return {"W": (d, self.units), **({"b": (self.units,)} if self.use_bias else {})}
+
     def forward(self, x, training):
         y, self.cache = dense_forward(x, self.params["W"], self.params.get("b"))
         return y

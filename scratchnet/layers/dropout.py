@@ -23,6 +23,9 @@ class Dropout(Layer):
             raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)
 
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
     def keep_mask(self, n: int) -> np.ndarray:
         """A fresh (n, *input_shape) boolean mask: True where an activation is kept.
 

@@ -69,6 +69,11 @@ class GRU(Recurrent):
                 f"implemented, got reset_after={reset_after!r}; drop the argument")
         self.reset_after = True
 
+    gates = 3
+
+    def bias_shape(self):
+        return (2, 3 * self.units)  # the input and the recurrent bias rows
+
     def _make_params(self, d, rng):
         h = self.units
         return {"W": glorot_uniform((d, 3 * h), d, 3 * h, rng, self.dtype),

@@ -57,6 +57,7 @@ class LSTM(Recurrent):
     """
 
     state_names = ("h", "c")
+    gates = 4
 
     def __init__(self, units, return_sequences=False, input_shape=None, name=None, *,
                  return_state=False, go_backwards=False, kernel_regularizer=None,

@@ -33,6 +33,13 @@ class MaxPool2D(Layer):
             strides, f"{self.name}: strides")
         self.padding = check_padding(self, padding)
 
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+    def weight_shapes(self, input_shape):
+        return {}
+
     def _build(self, input_shape, rng):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         H, W, C = check_image_shape(self, input_shape, self.pool_size, self.padding, "pool_size")

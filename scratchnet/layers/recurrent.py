@@ -188,8 +188,21 @@ class Recurrent(Layer):
         return (dx, d0) if self._had_initial_state else dx
 
     def get_config(self) -> dict:
-        return {"units": self.units, "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards}
+        return {**super().get_config(), "units": self.units,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards}
+
+    #: How many gate blocks of H columns W and U have (SimpleRNN 1, GRU 3, LSTM 4).
+    gates = 1
+
+    def weight_shapes(self, input_shape):
+        if len(input_shape) != 2:
+            return None  # build raises the clear error
+        d, h, g = input_shape[1], self.units, self.gates
+        return {"W": (d, g * h), "U": (h, g * h), "b": self.bias_shape()}
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.units,)
 
 
 def _describe(value) -> str:

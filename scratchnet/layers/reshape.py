@@ -22,6 +22,12 @@ class Reshape(Layer):
         ):
             raise ValueError(f"{self.name}: invalid target_shape {target_shape!r}")
 
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+    def weight_shapes(self, input_shape):
+        return {}
+
     def _build(self, input_shape, rng):
         size = math.prod(input_shape)
         impossible = f"{self.name}: cannot reshape {input_shape} to {self.target_shape}"
@@ -47,3 +53,8 @@ class Flatten(Reshape):
 
     def __init__(self, **kwargs):
         super().__init__((-1,), **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["target_shape"]  # always (-1,)
+        return config

@@ -32,6 +32,11 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = float(value)
         self.epsilon = positive_float(epsilon, "Adagrad epsilon")
 
+    def get_config(self):
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
     def _update(self, i, p, g, lr):
         dt = p.dtype.type
         acc = self.slot("accumulator", i, p, self.initial_accumulator_value)

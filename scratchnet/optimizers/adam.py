@@ -28,6 +28,10 @@ class Adam(Optimizer):
         self.beta_2 = unit_interval(beta_2, f"{name} beta_2")
         self.epsilon = positive_float(epsilon, f"{name} epsilon")
 
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
     def _update(self, i, p, g, lr):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)

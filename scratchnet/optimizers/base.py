@@ -190,5 +190,27 @@ class Optimizer:
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
+    # -- saving (scratchnet.registry's convention) --------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor's arguments as JSON values; a schedule as its own config.
+
+        Raises TypeError for a learning rate that is a plain function (it cannot be saved
+        without its code): use a LearningRateSchedule with ``get_config``.
+        """
+        lr = self.learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            from scratchnet.registry import serialize
+
+            lr = serialize(lr)
+        elif callable(lr):
+            raise TypeError(f"{type(self).__name__}: the learning rate {lr!r} is a function, "
+                            "which cannot be saved; use a LearningRateSchedule subclass with "
+                            "get_config() (e.g. schedules.ExponentialDecay)")
+        else:
+            lr = float(lr)
+        return {"learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"

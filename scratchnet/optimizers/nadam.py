@@ -29,6 +29,10 @@ class Nadam(Optimizer):
         # u_1 u_2 ... u_t: state, kept as a 0-d array so that state_arrays() holds it live.
         self._u_product = np.ones((), dtype=np.float64)
 
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
     @property
     def u_product(self) -> float:
         return float(self._u_product)

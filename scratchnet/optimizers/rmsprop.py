@@ -29,6 +29,10 @@ class RMSprop(Optimizer):
         self.epsilon = positive_float(epsilon, "RMSprop epsilon")
         self.centered = bool(centered)
 
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
     def _update(self, i, p, g, lr):
         dt = p.dtype.type
         velocity = self.slot("velocity", i, p)

@@ -37,6 +37,11 @@ class LearningRateSchedule:
     def __call__(self, step: int) -> float:
         raise NotImplementedError
 
+    def get_config(self) -> dict:
+        """The constructor's arguments (what a saved model keeps); the built-in schedules
+        store exactly those as attributes."""
+        return dict(vars(self))
+
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({fields})"
@@ -52,6 +57,11 @@ class LambdaSchedule(LearningRateSchedule):
 
     def __call__(self, step):
         return self.fn(step)
+
+    def get_config(self):
+        raise TypeError(f"{self!r} wraps a function, which cannot be saved; subclass "
+                        "LearningRateSchedule with a get_config() returning its arguments "
+                        "(and pass it to load_model's custom_objects)")
 
 
 class ExponentialDecay(LearningRateSchedule):

@@ -24,6 +24,9 @@ class SGD(Optimizer):
         self.momentum = unit_interval(momentum, "SGD momentum")
         self.nesterov = bool(nesterov)
 
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
     def _update(self, i, p, g, lr):
         dt = p.dtype.type
         v = None if self.momentum == 0 else self.slot("velocity", i, p)

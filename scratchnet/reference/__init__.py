@@ -72,6 +72,7 @@ from .losses import (
     softmax_categorical_crossentropy_forward,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
+    weighted_batch_mean,
 )
 from .lstm import (
     lstm_backward,
@@ -100,7 +101,7 @@ __all__ = [
     "categorical_crossentropy_forward", "mae_backward", "mae_forward", "mse_backward",
     "mse_forward", "sigmoid_binary_crossentropy_backward", "sigmoid_binary_crossentropy_forward",
     "smooth_labels", "softmax_categorical_crossentropy_backward",
-    "softmax_categorical_crossentropy_forward", "col2im", "conv2d_backward",
+    "softmax_categorical_crossentropy_forward", "weighted_batch_mean", "col2im", "conv2d_backward",
     "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv_output_size", "dense_backward", "dense_forward",
     "dropout_backward", "dropout_forward", "flatten_backward", "flatten_forward",
