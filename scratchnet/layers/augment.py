@@ -76,6 +76,11 @@ def shear_linear(kx, ky):
     return linear
 
 
+def _listed(pair):
+    """A (lo, hi) range as a JSON list, None as None."""
+    return None if pair is None else list(pair)
+
+
 class RandomResampling(Layer):
     """Base of the geometric layers: resample each image under a random map, in training.
 
@@ -150,8 +155,12 @@ class RandomResampling(Layer):
             return dy
         return affine_sample_backward(self.images(dy), cache["sample"]).reshape(dy.shape)
 
+    def weight_shapes(self, input_shape):
+        return {}  # no parameters or state: nothing for a saved model to size-check
+
     def get_config(self) -> dict:
-        return {"fill_mode": self.fill_mode, "fill_value": self.fill_value}
+        return {**super().get_config(), "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value}
 
 
 class RandomRotation(RandomResampling):
@@ -173,7 +182,7 @@ class RandomRotation(RandomResampling):
                                                                               size=n)))
 
     def get_config(self):
-        return {"factor": self.factor, **super().get_config()}
+        return {**super().get_config(), "factor": list(self.factor)}
 
 
 class RandomTranslation(RandomResampling):
@@ -198,8 +207,8 @@ class RandomTranslation(RandomResampling):
         return m.astype(self.dtype)
 
     def get_config(self):
-        return {"height_factor": self.height_factor, "width_factor": self.width_factor,
-                **super().get_config()}
+        return {**super().get_config(), "height_factor": list(self.height_factor),
+                "width_factor": _listed(self.width_factor)}
 
 
 class RandomZoom(RandomResampling):
@@ -231,8 +240,8 @@ class RandomZoom(RandomResampling):
         return self.about_centre(zoom_linear(zh, zw))
 
     def get_config(self):
-        return {"height_factor": self.height_factor, "width_factor": self.width_factor,
-                **super().get_config()}
+        return {**super().get_config(), "height_factor": list(self.height_factor),
+                "width_factor": _listed(self.width_factor)}
 
 
 class RandomShear(RandomResampling):
@@ -258,7 +267,8 @@ class RandomShear(RandomResampling):
         return self.about_centre(shear_linear(kx, ky))
 
     def get_config(self):
-        return {"x_factor": self.x_factor, "y_factor": self.y_factor, **super().get_config()}
+        return {**super().get_config(), "x_factor": list(self.x_factor),
+                "y_factor": list(self.y_factor)}
 
 
 class RandomElastic(RandomResampling):
@@ -292,7 +302,7 @@ class RandomElastic(RandomResampling):
         return self.identity(len(drawn)), drawn
 
     def get_config(self):
-        return {"alpha": self.alpha, "sigma": self.sigma, **super().get_config()}
+        return {**super().get_config(), "alpha": self.alpha, "sigma": self.sigma}
 
 
 class RandomDistortion(RandomResampling):
@@ -357,10 +367,10 @@ class RandomDistortion(RandomResampling):
         return matrices, np.ascontiguousarray(drawn[:, 6:]).reshape(n, *self.input_shape[:2], 2)
 
     def get_config(self):
-        return {"rotation": self.rotation, "height_shift": self.height_shift,
-                "width_shift": self.width_shift, "zoom": self.zoom, "shear": self.shear,
-                "elastic_alpha": self.elastic.alpha, "elastic_sigma": self.elastic.sigma,
-                **super().get_config()}
+        return {**super().get_config(), "rotation": list(self.rotation),
+                "height_shift": list(self.height_shift), "width_shift": list(self.width_shift),
+                "zoom": list(self.zoom), "shear": list(self.shear),
+                "elastic_alpha": self.elastic.alpha, "elastic_sigma": self.elastic.sigma}
 
 
 class GaussianNoise(Layer):
@@ -379,6 +389,9 @@ class GaussianNoise(Layer):
                              f"got {stddev!r}")
         self.stddev = float(stddev)
 
+    def weight_shapes(self, input_shape):
+        return {}
+
     def draw(self, n: int) -> np.ndarray:
         """(n, *input_shape) draws of N(0, stddev^2) from ``self.rng``, in the layer's dtype."""
         noise = self.rng.standard_normal((n, *self.input_shape), dtype=self.dtype)
@@ -395,4 +408,4 @@ class GaussianNoise(Layer):
         return gaussian_noise_backward(dy, self.backward_cache())
 
     def get_config(self) -> dict:
-        return {"stddev": self.stddev}
+        return {**super().get_config(), "stddev": self.stddev}
