@@ -307,10 +307,10 @@ def markdown(results: dict, figures: dict[str, str]) -> str:
         f"class) by {amb_gap:+.2f} points. Training samples/s is the training split times the "
         f"epochs over fit's wall time (validation included), on this machine "
         f"({run['environment'].get('cpu', 'CPU unknown')}, {run['environment']['threads']}): "
-        f"augmentation made training {slowdown:.2f}x slower; the six layers alone, in training "
-        f"mode, ran at {run['augmentation_only_samples_per_s']:,.0f} samples/s. One seed and "
-        f"one split: differences of a few tenths of a point are within what another seed "
-        f"could give.")
+        f"augmentation made training {slowdown:.2f}x slower; the augmentation layers alone, in "
+        f"training mode, ran at {run['augmentation_only_samples_per_s']:,.0f} samples/s. One "
+        f"seed and one split: differences of a few tenths of a point are within what another "
+        f"seed could give.")
     lines = ["# Data augmentation on the seed CNN", "", run["data_note"], "",
              markdown_table(*summary_table(models)), "", paragraph, ""]
     lines += [f"- warning: {w}" for w in run["warnings"]]
