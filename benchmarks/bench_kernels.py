@@ -180,12 +180,14 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("adam_update", "cnn", f"{cnn_params:,} params", adam_args(cnn_params)),
         Case("adam_update", "lstm", f"{lstm_params:,} params", adam_args(lstm_params)),
     ]
-    # The recurrent family's and the training toolkit's kernels keep their rows in files of
-    # their own (imported here, not at the top: they import this module).
+    # The recurrent family's, the training toolkit's and augmentation's kernels keep their
+    # rows in files of their own (imported here, not at the top: they import this module).
+    import bench_augment_kernels
     import bench_rnn_kernels
     import bench_toolkit_kernels
 
-    return cases + bench_rnn_kernels.rnn_cases(tiny) + bench_toolkit_kernels.toolkit_cases(tiny)
+    return (cases + bench_rnn_kernels.rnn_cases(tiny) + bench_toolkit_kernels.toolkit_cases(tiny)
+            + bench_augment_kernels.augment_cases(tiny))
 
 
 def discover() -> tuple[dict, list[str]]:
@@ -229,20 +231,26 @@ def _loop(fn, args, calls):
     return run
 
 
-def run(repeats: int = 15, min_run_time: float = 0.02, tiny: bool = False) -> dict:
+def run(repeats: int = 15, min_run_time: float = 0.02, tiny: bool = False,
+        cases: list[Case] | None = None) -> dict:
     """Time every kernel and its reference; see the module docstring for the method.
+
+    ``cases``: only these (a family's own benchmark file); by default every seed case,
+    and then ``uncovered`` lists the kernels that have none.
 
     Returns ``{"rows": [...], "uncovered": [...], "errors": [...], "settings": {...}}``;
     each row has ``kernel``, ``family``, ``case``, ``shape``, ``calls_per_unit``,
     ``kernel`` and ``reference`` timing summaries (seconds per unit), and ``speedup``.
     """
     families, orphans = discover()
-    cases = seed_cases(tiny)
-    covered = {c.base for c in cases}
-    uncovered = [f"{fam['module']}.{name}: no benchmark case"
-                 for base, fam in families.items() if base not in covered
-                 for name in fam["kernels"]]
-    uncovered += [f"{name}: no *_reference" for name in orphans]
+    uncovered = []
+    if cases is None:
+        cases = seed_cases(tiny)
+        covered = {c.base for c in cases}
+        uncovered = [f"{fam['module']}.{name}: no benchmark case"
+                     for base, fam in families.items() if base not in covered
+                     for name in fam["kernels"]]
+        uncovered += [f"{name}: no *_reference" for name in orphans]
     rows, errors = [], []
     for case in cases:
         fam = families.get(case.base)

@@ -1,6 +1,6 @@
 """Smoke tests of the kernel benchmarks kept in files of their own
-(benchmarks/bench_rnn_kernels.py, bench_toolkit_kernels.py): every kernel of their
-families gets a row, at tiny shapes and one repeat. No timing is looked at."""
+(benchmarks/bench_rnn_kernels.py, bench_toolkit_kernels.py, bench_augment_kernels.py):
+every kernel of their families gets a row, at tiny shapes and one repeat. No timing is looked at."""
 
 import importlib
 import json
@@ -15,7 +15,8 @@ BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 @pytest.fixture
 def bench(monkeypatch):
     monkeypatch.setattr(sys, "path", [str(BENCH_DIR), *sys.path])
-    names = ("common", "bench_kernels", "bench_rnn_kernels", "bench_toolkit_kernels")
+    names = ("common", "bench_kernels", "bench_rnn_kernels", "bench_toolkit_kernels",
+             "bench_augment_kernels")
     saved = {name: sys.modules.get(name) for name in names}
     yield
     for name, module in saved.items():
@@ -31,6 +32,8 @@ def bench(monkeypatch):
         "scratchnet.kernels.gru", "scratchnet.kernels.simple_rnn"), 12),
     # four BatchNorm families, each a parallel kernel and its serial twin
     ("bench_toolkit_kernels", lambda base, fam: base.startswith("batchnorm_"), 8),
+    # affine sampling forward and backward, each a parallel kernel and its serial twin
+    ("bench_augment_kernels", lambda base, fam: base.startswith("affine_sample_"), 4),
 ])
 def test_every_kernel_of_the_family_has_a_row(bench, module, in_family, count):
     import bench_kernels

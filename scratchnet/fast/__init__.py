@@ -13,6 +13,7 @@ fast implementation, subclass :class:`Runner` and :func:`register` it.
 
 from __future__ import annotations
 
+from scratchnet.fast.augment import FastGaussianNoise, FastResampling
 from scratchnet.fast.batchnorm import FastBatchNorm
 from scratchnet.fast.bidirectional import FastBidirectional
 from scratchnet.fast.conv2d import FastConv2D
@@ -34,11 +35,25 @@ from scratchnet.layers import (
     MaxPool2D,
     SimpleRNN,
 )
+from scratchnet.layers.augment import (
+    GaussianNoise,
+    RandomDistortion,
+    RandomElastic,
+    RandomRotation,
+    RandomShear,
+    RandomTranslation,
+    RandomZoom,
+)
 
 _RUNNERS: dict[type, type[Runner]] = {
     BatchNormalization: FastBatchNorm, Bidirectional: FastBidirectional, Conv2D: FastConv2D,
     Dense: FastDense, Dropout: FastDropout, GRU: FastGRU, LSTM: FastLSTM,
     MaxPool2D: FastMaxPool2D, SimpleRNN: FastSimpleRNN,
+    # Data augmentation: every geometric layer runs the one fused affine-sampling kernel.
+    GaussianNoise: FastGaussianNoise, RandomDistortion: FastResampling,
+    RandomElastic: FastResampling,
+    RandomRotation: FastResampling, RandomShear: FastResampling,
+    RandomTranslation: FastResampling, RandomZoom: FastResampling,
 }
 
 

@@ -1,6 +1,15 @@
 """Layers: each module holds one layer's forward and backward pass side by side."""
 
 from scratchnet.layers.activations import Activation, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from scratchnet.layers.augment import (
+    GaussianNoise,
+    RandomDistortion,
+    RandomElastic,
+    RandomRotation,
+    RandomShear,
+    RandomTranslation,
+    RandomZoom,
+)
 from scratchnet.layers.base import Layer
 from scratchnet.layers.batchnorm import BatchNormalization
 from scratchnet.layers.bidirectional import Bidirectional
@@ -18,4 +27,7 @@ __all__ = [
     "GRU", "LSTM", "Activation", "BatchNormalization", "Bidirectional", "Conv2D", "Dense",
     "Dropout", "Flatten", "Layer", "MaxPool2D", "ReLU", "Recurrent", "Reshape", "Sigmoid",
     "SimpleRNN", "Softmax", "Tanh", "get_activation",
+    # data augmentation
+    "GaussianNoise", "RandomDistortion", "RandomElastic", "RandomRotation", "RandomShear",
+    "RandomTranslation", "RandomZoom",
 ]

@@ -20,6 +20,17 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .augment import (
+    affine_grid,
+    affine_sample_backward,
+    affine_sample_forward,
+    bilinear_sample_backward,
+    bilinear_sample_forward,
+    elastic_displacement,
+    gaussian_noise_backward,
+    gaussian_noise_forward,
+    gaussian_smooth,
+)
 from .batchnorm import (
     batchnorm_backward,
     batchnorm_forward,
@@ -83,6 +94,9 @@ from .simple_rnn import (
 )
 
 __all__ = [
+    "affine_grid", "affine_sample_backward", "affine_sample_forward",
+    "bilinear_sample_backward", "bilinear_sample_forward", "elastic_displacement",
+    "gaussian_noise_backward", "gaussian_noise_forward", "gaussian_smooth",
     "batchnorm_backward", "batchnorm_forward", "batchnorm_inference_backward",
     "batchnorm_inference_forward", "binary_crossentropy_backward",
     "binary_crossentropy_forward", "categorical_crossentropy_backward",
