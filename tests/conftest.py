@@ -31,7 +31,7 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--runslow"):
         return
-    skip = pytest.mark.skip(reason="slow (long real-data training): run with --runslow")
+    skip = pytest.mark.skip(reason="slow (long real-data run): run with --runslow")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)

@@ -117,6 +117,9 @@ def test_an_mnist_digit_is_its_own_preprocessing(monkeypatch):
     _fixed_point_check(x, monkeypatch)
 
 
+# The bundled sample's digits are checked the same way in the default run; all of t10k
+# is opt-in (--runslow).
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_an_mnist_digit_is_its_own_preprocessing_on_all_of_t10k(monkeypatch):
     if not os.environ.get("SCRATCHNET_DATA"):

@@ -29,6 +29,8 @@ def mnist():
     return train, test
 
 
+# A full epoch on 60,000 images each: opt-in (--runslow), to keep the default run short.
+@pytest.mark.slow
 @pytest.mark.parametrize(("build", "layout", "bar"), [
     (seed_cnn, "conv2d", 0.975),
     (seed_lstm, "lstm", 0.930),

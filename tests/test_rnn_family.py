@@ -138,6 +138,8 @@ def test_gradient_norms_are_the_reference_bptt(study):
     assert single[19] == pytest.approx(np.linalg.norm(grad), rel=1e-3)  # float32 model
 
 
+# The same pipeline runs on synthetic data above in the default run; on real MNIST, opt-in.
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_quick_run_on_mnist(tmp_path):
     data_dir = real_data("mnist", "train", "test")
