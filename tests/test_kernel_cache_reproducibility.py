@@ -16,6 +16,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# What every child script starts with (the family tests add their kernels after it): run a
+# kernel on fixed-seed float32 arrays and fold every array it was given into the digest.
+CHILD_PRELUDE = r"""
+import hashlib, json
+import numpy as np
+
+rng = np.random.default_rng(20261204)
+F = np.float32
+digest, kernels = hashlib.sha256(), []
+
+def run(kernel, *args):
+    kernels.append(kernel)
+    kernel(*args)
+    for a in args:
+        if isinstance(a, np.ndarray):
+            digest.update(a.tobytes())
+"""
+
 # The child: a few LSTM training steps (forward over a short sequence, then BPTT), an
 # inference pass, and one call of each other kernel, on fixed random float32 data.
 CHILD = r"""

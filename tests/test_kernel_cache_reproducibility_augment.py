@@ -4,23 +4,10 @@ backward passes (with and without a displacement field), the first
 with an empty ``NUMBA_CACHE_DIR``, the second with it warm. Only ``scratchnet.kernels``
 is imported."""
 
-from test_kernel_cache_reproducibility import assert_compiled_and_cached_agree
+from test_kernel_cache_reproducibility import CHILD_PRELUDE, assert_compiled_and_cached_agree
 
-CHILD = r"""
-import hashlib, json
-import numpy as np
+CHILD = CHILD_PRELUDE + r"""
 from scratchnet.kernels import affine_sample
-
-rng = np.random.default_rng(20261204)
-F = np.float32
-digest, kernels = hashlib.sha256(), []
-
-def run(kernel, *args):
-    kernels.append(kernel)
-    kernel(*args)
-    for a in args:
-        if isinstance(a, np.ndarray):
-            digest.update(a.tobytes())
 
 n, h, w, c = 5, 11, 9, 2
 x = rng.standard_normal((n, h, w, c)).astype(F)

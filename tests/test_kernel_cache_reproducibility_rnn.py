@@ -8,23 +8,10 @@ warm (numba loads). The SHA-256 digests of all outputs must be equal. Only
 ``scratchnet.kernels`` is imported.
 """
 
-from test_kernel_cache_reproducibility import assert_compiled_and_cached_agree
+from test_kernel_cache_reproducibility import CHILD_PRELUDE, assert_compiled_and_cached_agree
 
-CHILD = r"""
-import hashlib, json
-import numpy as np
+CHILD = CHILD_PRELUDE + r"""
 from scratchnet.kernels import gru, simple_rnn
-
-rng = np.random.default_rng(20261204)
-F = np.float32
-digest, kernels = hashlib.sha256(), []
-
-def run(kernel, *args):
-    kernels.append(kernel)
-    kernel(*args)
-    for a in args:
-        if isinstance(a, np.ndarray):
-            digest.update(a.tobytes())
 
 n, h = 16, 24
 for act in range(4):
