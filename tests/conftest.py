@@ -26,15 +26,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run the tests marked slow (long real-data training runs)")
+    parser.addoption("--with-torch", action="store_true", default=False,
+                     help="also run the optional checks marked torch (PyTorch/Keras as "
+                          "outside oracles, PyTorch in the benchmark harness)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow (long real-data run): run with --runslow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    # PyTorch (and Keras on it) belong to benchmarks and optional checks, never to the
+    # default run: the tests that use them are opt-in, as the slow ones.
+    skips = {"slow": ("--runslow", "slow (long real-data run): run with --runslow"),
+             "torch": ("--with-torch", "optional check with PyTorch/Keras: run with "
+                                       "--with-torch (pip install torch==2.13.0)")}
+    for marker, (option, reason) in skips.items():
+        if config.getoption(option):
+            continue
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _listing(root: Path) -> dict[str, tuple[int, int]]:

@@ -80,6 +80,7 @@ def test_fair_table_scratchnet_alone_with_profile_and_plot(run_py, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.torch
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch==2.13.0); "
                     "the PyTorch side of the fair table is not exercised")
 def test_fair_table_with_pytorch_in_its_own_process(run_py, tmp_path):
@@ -91,10 +92,11 @@ def test_fair_table_with_pytorch_in_its_own_process(run_py, tmp_path):
     assert "scratchnet / PyTorch" in md
 
 
-def test_fair_table_has_the_recurrent_studys_rows(run_py, tmp_path):
+def test_fair_table_has_the_recurrent_studys_rows(run_py, tmp_path, request):
     """GRU and SimpleRNN rows (issue 12's recipe), with PyTorch's models of the same size
-    when torch is installed: nn.GRU has Keras's GRU count, nn.RNN a second bias (+128)."""
-    extra = () if HAS_TORCH else ("--no-torch",)
+    with --with-torch: nn.GRU has Keras's GRU count, nn.RNN a second bias (+128)."""
+    with_torch = HAS_TORCH and request.config.getoption("--with-torch")
+    extra = () if with_torch else ("--no-torch",)
     report, md = _run(run_py, tmp_path, "--sections", "fair", "--modes", "infer",
                       "--models", "gru,simplernn", *extra)
     fair = report["sections"]["fair"]
@@ -103,7 +105,7 @@ def test_fair_table_has_the_recurrent_studys_rows(run_py, tmp_path):
                                                               ("simplernn", "infer")]
     params = {r["kind"]: r["frameworks"]["scratchnet"]["params"] for r in fair["rows"]}
     assert params == {"gru": 71_983, "simplernn": 31_407}
-    if HAS_TORCH:
+    if with_torch:
         torch_params = {r["kind"]: r["frameworks"]["pytorch"]["params"] for r in fair["rows"]}
         assert torch_params == {"gru": 71_983, "simplernn": 31_407 + 128}
     names = {g["name"] for r in fair["ceiling"][0]["rows"] for g in r["gemms"]}

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ORACLE = Path(__file__).with_name("keras_oracle.py")
 
 
+@pytest.mark.torch
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None
                     or importlib.util.find_spec("torch") is None,
                     reason="keras and torch are not installed (pip install keras "

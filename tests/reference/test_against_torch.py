@@ -15,6 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ORACLE = Path(__file__).with_name("torch_oracle.py")
 
 
+@pytest.mark.torch
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="torch is not installed (pip install torch==2.13.0)")
 def test_reference_agrees_with_pytorch_autograd():
