@@ -138,5 +138,5 @@ def test_bash_command_names_what_exists(words):
 def test_readme_and_ci_share_the_commands():
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -e ".[dev,demo,tune]"' in TEXT
-    assert 'pip install --quiet --disable-pip-version-check -e ".[dev,demo,tune]"' in ci
+    assert '-e ".[dev,demo,tune]"' in ci.split("pip install", 1)[1].splitlines()[0]
     assert "python -m pytest" in TEXT and "python -m pytest" in ci
