@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.fast.projection import InputProjection, projected_steps
-from scratchnet.fast.runner import Runner
+from scratchnet.fast.recurrent import RecurrentRunner
 from scratchnet.kernels.gru import gru_backward_step, gru_forward_step, gru_infer_step
 
 
-class FastGRU(Runner):
+class FastGRU(RecurrentRunner):
     """:class:`~scratchnet.layers.GRU` with reusable time-major buffers.
 
     ``reset_after=True`` only: a ``GRU(reset_after=False)`` runs its reference pair on the
@@ -106,14 +106,8 @@ class FastGRU(Runner):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
         n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
-        dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
-        W, U = self.layer.params["W"], self.layer.params["U"]
-        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
-        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
-        ut = self.ut
-        np.copyto(ut, U.T)
-        if seqs:
-            np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
+        dy = self.begin_backward(dy)
+        W, ut = self.layer.params["W"], self.ut  # ut: U.T, refreshed by begin_backward
         dzx, dzh, dh, carry = self.dzx, self.dzh, self.dh, self.carry
         for s in range(t - 1, -1, -1):
             # dL/dh_s = through step s+1's GEMM (dh_rec) + its direct path z * dh (carried)

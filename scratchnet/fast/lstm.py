@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.fast.projection import InputProjection
-from scratchnet.fast.runner import Runner
+from scratchnet.fast.recurrent import RecurrentRunner
 from scratchnet.kernels.lstm import lstm_backward_step, lstm_forward_step, lstm_infer_step
 
 
-class FastLSTM(Runner):
+class FastLSTM(RecurrentRunner):
     """:class:`~scratchnet.layers.LSTM` with reusable time-major buffers."""
 
     def __init__(self, layer, grads):
@@ -97,13 +97,8 @@ class FastLSTM(Runner):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
         n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
-        expected = None if n is None else (n, t, h) if seqs else (n, h)
-        dy = self.check_upstream(dy, expected)
-        W, U = self.layer.params["W"], self.layer.params["U"]
-        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
-        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
-        ut = self.ut
-        np.copyto(ut, U.T)
+        dy = self.begin_backward(dy)
+        W, ut = self.layer.params["W"], self.ut  # ut: U.T, refreshed by begin_backward
         dz, dh, dc, dc_prev = self.dz, self.dh, self.dc, self.dc_prev
         dc.fill(0)  # nothing flows into c_{T-1} from after the sequence
         for s in range(t - 1, -1, -1):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratchnet.fast.projection import InputProjection
-from scratchnet.fast.runner import Runner
+from scratchnet.fast.recurrent import RecurrentRunner
 from scratchnet.kernels.simple_rnn import (
     ACTIVATION_CODES,
     simple_rnn_backward_step,
@@ -24,7 +24,7 @@ from scratchnet.kernels.simple_rnn import (
 )
 
 
-class FastSimpleRNN(Runner):
+class FastSimpleRNN(RecurrentRunner):
     """:class:`~scratchnet.layers.SimpleRNN` with reusable time-major buffers."""
 
     def __init__(self, layer, grads):
@@ -91,14 +91,8 @@ class FastSimpleRNN(Runner):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
         n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
         seqs = self.layer.return_sequences
-        dy = self.check_upstream(dy, None if n is None else (n, t, h) if seqs else (n, h))
-        W, U = self.layer.params["W"], self.layer.params["U"]
-        # dh = dz @ U.T per step on a C-contiguous copy of U.T: OpenBLAS took about a
-        # quarter longer on the transposed view at these shapes (benchmarks/README.md).
-        ut = self.ut
-        np.copyto(ut, U.T)
-        if seqs:
-            np.copyto(self.dyt, dy.transpose(1, 0, 2))  # each step's slice contiguous
+        dy = self.begin_backward(dy)
+        W, ut = self.layer.params["W"], self.ut  # ut: U.T, refreshed by begin_backward
         dz, dh = self.dz, self.dh
         for s in range(t - 1, -1, -1):
             # dL/dh_s = what step s+1 sends back through U + this step's output gradient.
