@@ -14,26 +14,10 @@ Prints one line per case and exits non-zero on the first disagreement.
 
 import numpy as np
 import torch
+from torch_oracle import compare  # this folder's other oracle: same tolerance and report
 
 from scratchnet import reference as R
 from scratchnet.layers import GRU, LSTM, Bidirectional, SimpleRNN
-
-TOL = 1e-12
-
-
-def rel_error(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.max(np.abs(a - b), initial=0) / max(np.max(np.abs(a) + np.abs(b),
-                                                                initial=0), 1e-30))
-
-
-def compare(name, keys, ours, theirs):
-    for key, a, b in zip(keys.split(), ours, theirs, strict=True):
-        err = rel_error(a, b)
-        print(f"{name} {key}: {err:.1e}")
-        if not err < TOL:
-            raise SystemExit(f"{name}: {key} differs from PyTorch by {err:.2e}")
 
 
 def gru_perm(H):
