@@ -82,37 +82,7 @@ def rnn_cases(tiny: bool = False) -> list[Case]:
 
 def run(repeats: int = 15, min_run_time: float = 0.02, tiny: bool = False) -> dict:
     """Time every case's numba kernels and reference; rows as ``bench_kernels.run``'s."""
-    families, _ = bench_kernels.discover()
-    rows, errors = [], []
-    for case in rnn_cases(tiny):
-        fam = families.get(case.base)
-        if fam is None or not fam["kernels"]:
-            errors.append(f"{case.base}: not found in scratchnet.kernels")
-            continue
-        ref = bench_kernels._loop(fam["reference"], case.make_args(), case.calls)
-        fns = {name: bench_kernels._loop(k, case.make_args(), case.calls)
-               for name, k in sorted(fam["kernels"].items())}
-        for fn in (ref, *fns.values()):  # warm-up: JIT compile or cache load
-            fn()
-        numbers = {name: common.calibrate(fn, min_run_time) for name, fn in fns.items()}
-        ref_number = common.calibrate(ref, min_run_time)
-        times, ref_times = {name: [] for name in fns}, []
-        for _ in range(repeats):
-            for name, fn in fns.items():
-                times[name].append(common.time_run(fn, numbers[name]))
-            ref_times.append(common.time_run(ref, ref_number))
-        ref_summary = common.summary(ref_times)
-        for name in fns:
-            k_summary = common.summary(times[name])
-            rows.append({
-                "kernel": name, "family": case.base, "module": fam["module"],
-                "case": case.label, "shape": case.shape, "calls_per_unit": case.calls,
-                "kernel_time": k_summary, "reference_time": ref_summary,
-                "speedup": ref_summary["median_s"] / k_summary["median_s"],
-            })
-    return {"rows": rows, "uncovered": [], "errors": errors,
-            "settings": {"repeats": repeats, "min_run_time_s": min_run_time, "tiny": tiny,
-                         "dtype": "float32"}}
+    return bench_kernels.run(repeats, min_run_time, tiny, cases=rnn_cases(tiny))
 
 
 if __name__ == "__main__":

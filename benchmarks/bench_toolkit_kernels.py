@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import common
+import bench_kernels
 import numpy as np
-from bench_kernels import Case, _loop, discover
+from bench_kernels import Case
 
 F32 = np.float32
 
@@ -57,46 +57,7 @@ def toolkit_cases(tiny: bool = False) -> list[Case]:
 
 def run(repeats: int = 15, min_run_time: float = 0.02, tiny: bool = False) -> dict:
     """Time each toolkit kernel against its reference; rows as ``bench_kernels.run``'s."""
-    families, _ = discover()
-    rows, errors = [], []
-    for case in toolkit_cases(tiny):
-        fam = families.get(case.base)
-        if fam is None or not fam["kernels"]:
-            errors.append(f"{case.base}: not found in scratchnet.kernels")
-            continue
-        ref = _loop(fam["reference"], case.make_args(), case.calls)
-        fns = {name: _loop(k, case.make_args(), case.calls)
-               for name, k in sorted(fam["kernels"].items())}
-        for fn in (ref, *fns.values()):  # warm-up: JIT compile or cache load
-            fn()
-        numbers = {name: common.calibrate(fn, min_run_time) for name, fn in fns.items()}
-        ref_number = common.calibrate(ref, min_run_time)
-        times = {name: [] for name in fns}
-        ref_times = []
-        for _ in range(repeats):
-            for name, fn in fns.items():
-                times[name].append(common.time_run(fn, numbers[name]))
-            ref_times.append(common.time_run(ref, ref_number))
-        ref_summary = common.summary(ref_times)
-        for name in fns:
-            k_summary = common.summary(times[name])
-            rows.append({"kernel": name, "family": case.base, "case": case.label,
-                         "shape": case.shape, "kernel_time": k_summary,
-                         "reference_time": ref_summary,
-                         "speedup": ref_summary["median_s"] / k_summary["median_s"]})
-    return {"rows": rows, "errors": errors,
-            "settings": {"repeats": repeats, "min_run_time_s": min_run_time, "tiny": tiny,
-                         "dtype": "float32"}}
-
-
-def to_markdown(result: dict) -> str:
-    rows = [[f"`{r['kernel']}`", r["case"], r["shape"],
-             common.fmt_time(r["kernel_time"]["median_s"]),
-             common.fmt_time(r["reference_time"]["median_s"]), f"{r['speedup']:.1f}x"]
-            for r in result["rows"]]
-    text = common.md_table(["kernel", "where", "rows (float32)", "numba (median)",
-                            "NumPy reference (median)", "speed-up"], rows, right={3, 4, 5})
-    return text + "".join(f"\n- error: {e}" for e in result["errors"])
+    return bench_kernels.run(repeats, min_run_time, tiny, cases=toolkit_cases(tiny))
 
 
 if __name__ == "__main__":
@@ -104,5 +65,5 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="tiny shapes, one repeat")
     args = parser.parse_args()
     result = run(repeats=1, min_run_time=0.0, tiny=True) if args.quick else run()
-    print(to_markdown(result))
+    print(bench_kernels.to_markdown(result))
     sys.exit(1 if result["errors"] else 0)
