@@ -39,7 +39,7 @@ from compare_report import ModelRun, summarize, summary_table, terminal_table, w
 from matplotlib.figure import Figure
 
 from scratchnet import Adam, plotting
-from scratchnet.data import get_spec, normalize, parse_split
+from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
     ChecksumMismatchError,
     DatasetNotFoundError,
@@ -133,10 +133,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.train_split = args.train_split or train
     args.test_split = args.test_split or test
     try:
-        spec = get_spec(args.dataset)
-        for split in (args.train_split, args.test_split):
-            selection = parse_split(split)
-            selection.resolve(spec.split(selection.base).count)
+        compare.check_splits(args)
     except (UnknownDatasetError, SplitError, ValueError) as exc:
         parser.error(str(exc))
     if args.epochs is None:

@@ -175,6 +175,12 @@ def _check_choices(args: argparse.Namespace, models=MODELS) -> None:
         raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
                          f"choose from {', '.join(models)}, e.g. --models {','.join(models)}")
     args.models = list(dict.fromkeys(names))  # keep the order given, drop repeats
+    check_splits(args)
+
+
+def check_splits(args: argparse.Namespace) -> None:
+    """Raise (UnknownDatasetError, SplitError, ValueError) for an unknown dataset or a
+    malformed or out-of-range split, before any work is done."""
     spec = get_spec(args.dataset)
     for split in (args.train_split, args.test_split):
         selection = parse_split(split)

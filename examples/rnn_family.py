@@ -46,6 +46,7 @@ from compare import (
     QUICK_TRAIN_SAMPLES,
     VALIDATION_SPLIT,
     add_common_arguments,
+    check_splits,
     load_data,
     overlap_warning,
 )
@@ -58,7 +59,7 @@ from rnn_family_report import (
 )
 
 from scratchnet import Adam, Input, Sequential
-from scratchnet.data import get_spec, normalize, parse_split
+from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
     ChecksumMismatchError,
     DatasetNotFoundError,
@@ -117,10 +118,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
                              f"choose from {', '.join(CELLS)}, e.g. --models {DEFAULT_MODELS}")
         args.models = list(dict.fromkeys(names))
-        spec = get_spec(args.dataset)
-        for split in (args.train_split, args.test_split):
-            selection = parse_split(split)
-            selection.resolve(spec.split(selection.base).count)
+        check_splits(args)
     except (UnknownDatasetError, SplitError, ValueError) as exc:
         parser.error(str(exc))
     if args.epochs is None:
