@@ -36,7 +36,7 @@ CHUNKS = 64
 # then knows no index is negative and drops its wraparound code), and with numpy's error
 # model (with Python's, numba's default, every division checks for a zero divisor;
 # sqrt(v) + eps is never 0). Measured: see benchmarks/README.md.
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _adam_chunk(p, g, m, v, a, b1, b2, e, k):
     lo, hi = p.size * k // CHUNKS, p.size * (k + 1) // CHUNKS
     p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]

@@ -32,7 +32,7 @@ from numba import njit, prange
 from scratchnet.kernels.threads import use_pool
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _grids(x, ho, wo):
     """Row and column indices as x's dtype, and the constants 0 and 1 in it.
 
@@ -60,7 +60,7 @@ def _source(a, gi, gj, displacement, n, i, j, H, W, zero):
     return zero, zero, False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _forward_image(x, matrices, displacement, fill, out, n):
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     Ho, Wo = out.shape[1], out.shape[2]
@@ -88,7 +88,7 @@ def _forward_image(x, matrices, displacement, fill, out, n):
                             out[n, i, j, c] += w * fill
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _backward_image(dy, matrices, displacement, out, n):
     H, W, C = out.shape[1], out.shape[2], out.shape[3]
     Ho, Wo = dy.shape[1], dy.shape[2]

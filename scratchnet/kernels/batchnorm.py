@@ -62,7 +62,7 @@ def batchnorm_input_grad_reference(dy, x, mean, inv_std, gamma, s1, s2, m, dx):
 # into its own row of float64 partial sums (the inner loop runs along the channels, so it
 # vectorizes), and the partials are added in chunk order. No two chunks write one value,
 # and the result does not depend on the thread count.
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _moments_chunk(x, center, p1, p2, k):
     lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
     a1, a2 = p1[k], p2[k]
@@ -76,7 +76,7 @@ def _moments_chunk(x, center, p1, p2, k):
             a2[c] += d * d
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _grad_sums_chunk(dy, x, mean, inv_std, p1, p2, k):
     lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
     a1, a2 = p1[k], p2[k]
@@ -90,7 +90,7 @@ def _grad_sums_chunk(dy, x, mean, inv_std, p1, p2, k):
             a2[c] += g * ((np.float64(row[c]) - mean[c]) * inv_std[c])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _add_partials(p1, p2, s1, s2):
     s1[:] = p1[0]
     s2[:] = p2[0]
@@ -99,7 +99,7 @@ def _add_partials(p1, p2, s1, s2):
         s2 += p2[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _normalize_chunk(x, mean, inv_std, gamma, beta, y, k):
     lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
     for r in range(lo, hi):
@@ -107,7 +107,7 @@ def _normalize_chunk(x, mean, inv_std, gamma, beta, y, k):
             y[r, c] = (x[r, c] - mean[c]) * inv_std[c] * gamma[c] + beta[c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _input_grad_chunk(dy, x, mean, inv_std, gamma, s1, s2, m, dx, k):
     lo, hi = x.shape[0] * k // ROW_CHUNKS, x.shape[0] * (k + 1) // ROW_CHUNKS
     for r in range(lo, hi):

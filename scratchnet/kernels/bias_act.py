@@ -64,7 +64,7 @@ def column_sums_reference(a, out):
 
 
 # -- the work of one chunk of rows, shared by the parallel kernels and their twins -------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bias_relu_rows(z, b, k):
     zero = z.dtype.type(0)
     for i in range(z.shape[0] * k // CHUNKS, z.shape[0] * (k + 1) // CHUNKS):
@@ -74,14 +74,14 @@ def _bias_relu_rows(z, b, k):
             z[i, j] = zero if v <= zero else v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bias_add_rows(z, b, k):
     for i in range(z.shape[0] * k // CHUNKS, z.shape[0] * (k + 1) // CHUNKS):
         for j in range(z.shape[1]):
             z[i, j] += b[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _relu_backward_rows(dy, y, dz, partial, k):
     zero, one = y.dtype.type(0), y.dtype.type(1)
     for i in range(dy.shape[0] * k // CHUNKS, dy.shape[0] * (k + 1) // CHUNKS):
@@ -92,14 +92,14 @@ def _relu_backward_rows(dy, y, dz, partial, k):
             partial[k, j] += g
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _column_sum_rows(a, partial, k):
     for i in range(a.shape[0] * k // CHUNKS, a.shape[0] * (k + 1) // CHUNKS):
         for j in range(a.shape[1]):
             partial[k, j] += a[i, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sum_partials(partial, out):
     out[:] = 0
     for k in range(CHUNKS):

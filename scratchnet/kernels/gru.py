@@ -49,7 +49,7 @@ def _parallel(h):
     return use_pool(h.size, PARALLEL_MIN_CELLS)
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _forward_row(n, zx, zh, b1, h_prev, gates, a, h):
     hidden = h.shape[1]
     one = h.dtype.type(1)
@@ -113,7 +113,7 @@ def gru_forward_step_reference(zx, zh, b1, h_prev, gates, a, h):
     h[...] = z * h_prev + (1 - z) * hh
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _infer_row(n, zx, zh, b1, h):
     hidden = h.shape[1]
     one = h.dtype.type(1)
@@ -166,7 +166,7 @@ def gru_infer_step_reference(zx, zh, b1, h):
     h[...] = z * h + (1 - z) * hh
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _backward_row(n, dh_rec, carry, dy, gates, a, h_prev, dzx, dzh, carry_out):
     hidden = h_prev.shape[1]
     one = h_prev.dtype.type(1)

@@ -41,7 +41,7 @@ NARROW_RUN = 10
 
 
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """Write ``out[n]``, the rows of sample ``n``; the arguments are as in :func:`im2col`."""
     if kw * x.shape[3] < NARROW_RUN:
@@ -50,7 +50,7 @@ def _im2col_sample(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
         _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """:func:`_im2col_sample` for short window rows: one column of cols at a time.
 
@@ -93,7 +93,7 @@ def _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
                         out[n, i, j, col] = 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """:func:`_im2col_sample` for window rows of at least ``NARROW_RUN`` values."""
     N, H, W, C = x.shape
@@ -129,7 +129,7 @@ def _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
                                 out[n, i, j, col + b * C + c] = 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """Write ``out[n]`` from the rows of sample ``n``; the arguments are as in :func:`col2im`."""
     H, W, C = out.shape[1], out.shape[2], out.shape[3]

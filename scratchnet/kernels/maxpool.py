@@ -80,7 +80,7 @@ def _maxpool_forward_sample(x, ph, pw, sh, sw, pad_top, pad_left, out, argmax, n
                             argmax[n, i, j, c] = base + c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _maxpool_backward_sample(dyf, af, dxf, n):
     """Write row ``n`` of ``dxf``: the flat (N, H*W*C) view of :func:`maxpool_backward`'s out."""
     for k in range(dxf.shape[1]):
@@ -89,7 +89,7 @@ def _maxpool_backward_sample(dyf, af, dxf, n):
         dxf[n, af[n, k]] += dyf[n, k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _flat_views(dy, argmax, out):
     """dy, argmax and out as (N, elements of one sample) views, for the backward."""
     N = out.shape[0]

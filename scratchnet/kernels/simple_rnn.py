@@ -66,7 +66,7 @@ def _act_grad(h, act):
     return one
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _forward_row(n, zx, zh, act, h):
     # One loop per activation: a branch-free body is what LLVM vectorizes.
     if act == 0:
@@ -131,7 +131,7 @@ def simple_rnn_forward_step_reference(zx, zh, act, h):
     h[...] = _act_reference(zx + zh, act)
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _infer_row(n, z, act, h):
     if act == 0:
         for j in range(h.shape[1]):
@@ -181,7 +181,7 @@ def simple_rnn_infer_step_reference(z, act, h):
     h[...] = _act_reference(z, act)
 
 
-@njit(**_OPTIONS)
+@njit(**_OPTIONS, inline="always")
 def _backward_row(n, dh, dy, h, act, dz):
     if act == 0:
         for j in range(h.shape[1]):

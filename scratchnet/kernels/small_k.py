@@ -42,7 +42,7 @@ def relu_weight_grads_reference(dy, y, cols, dW, db):
 
 
 # -- the work of one chunk of rows --------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _backward_rows(dy, y, cols, dW_part, db_part, k):
     K, F = dW_part.shape[1], dW_part.shape[2]
     g = np.empty(F, dtype=dy.dtype)
@@ -58,7 +58,7 @@ def _backward_rows(dy, y, cols, dW_part, db_part, k):
                 dW_part[k, t, f] += c * g[f]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sum_chunks(dW_part, db_part, dW, db):
     dW[:] = 0
     db[:] = 0
