@@ -91,6 +91,8 @@ def test_trials_run_on_the_cluster_workers_and_land_in_the_storage(tune, cluster
     assert complete and all(0 <= t.value <= 1 for t in complete)
     assert all(t.intermediate_values for t in stored)  # each epoch reported to the pruner
     assert {t.params["optimizer"] for t in stored} <= set(tune.OPTIMIZERS)
+    # The first trial is the study's fixed CNN+BN recipe, the baseline the search improves on.
+    assert min(stored, key=lambda t: t.number).params == tune.BASELINE
     # Each worker opens its own sampler: they must not all draw the same configuration.
     assert len({tuple(sorted(t.params.items())) for t in stored}) == 3
 
