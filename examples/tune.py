@@ -70,7 +70,7 @@ from tune_report import history_figure, importance_figure, trials_table
 
 from scratchnet import Input, Sequential, layers
 from scratchnet.blas import single_threaded
-from scratchnet.callbacks import Callback
+from scratchnet.callbacks import Callback, EarlyStopping
 from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
     ChecksumMismatchError,
@@ -473,8 +473,14 @@ def tune(args, command: str, folder: Path) -> dict:
           f"retraining it for {_count(args.final_epochs, 'epoch')} on the whole training part",
           flush=True)
     t0 = time.perf_counter()
+    # The weights of the epoch best on validation are the ones tested (chosen, like the
+    # configuration, on validation data only): a long retraining may go past its best.
+    keep_best = EarlyStopping(monitor="val_accuracy", patience=args.final_epochs,
+                              restore_best_weights=True)
     model, history = train(config, (x_train, y_train), spec.num_classes, args.final_epochs,
-                           args.seed, one_core=False)
+                           args.seed, callbacks=[keep_best], one_core=False)
+    best_epoch = int(max(range(len(history.history["val_accuracy"])),
+                         key=history.history["val_accuracy"].__getitem__)) + 1
     final_time = time.perf_counter() - t0
     _, test_accuracy = model.evaluate(normalize(x_test, "conv2d"), y_test, batch_size=1024)
     rows = trials_table(trials)
@@ -494,7 +500,8 @@ def tune(args, command: str, folder: Path) -> dict:
                   "trials_run_now": len(reports), "search_wall_time_s": search_time,
                   "trials_wall_time_s": _study_span(trials)},
         "best": {"trial": best.number, "config": config, "val_accuracy": best.value,
-                 "final_val_accuracy": history.history["val_accuracy"][-1],
+                 "final_val_accuracy": max(history.history["val_accuracy"]),
+                 "final_best_epoch": best_epoch,
                  "final_fit_time_s": final_time, "test_accuracy": float(test_accuracy),
                  "final_history": history.history},
         "trials": rows,

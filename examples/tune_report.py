@@ -145,7 +145,8 @@ def markdown(results: dict) -> str:
         f"({best['val_accuracy']:.2%}), has the configuration {config}. Retrained on the "
         f"whole training part for {run['final_epochs']} epoch(s) "
         f"({best['final_fit_time_s']:.0f} s; validation accuracy "
-        f"{best['final_val_accuracy']:.2%} after the last epoch), it scored "
+        f"{best['final_val_accuracy']:.2%} at its best, epoch {best['final_best_epoch']}, "
+        "whose weights were kept), it scored "
         f"**{best['test_accuracy']:.2%}** on `{run['test_split']}`, evaluated once, after the "
         "choice was made.", "",
         "![optimization history](optimization_history.png)", "",

@@ -131,7 +131,7 @@ def test_whole_run_writes_the_report_with_the_best_config_tested_once(tune, clus
     monkeypatch.setattr(tune, "connect", lambda args: (_Borrowed(client), None))
     out = tmp_path / "out"
     assert tune.main(["--quick", "--trials", "2", "--trial-samples", "200", "--out", str(out),
-                      "--storage", f"sqlite:///{tmp_path / 'whole.db'}"]) == 0
+                      "--final-epochs", "2", "--storage", f"sqlite:///{tmp_path / 'whole.db'}"]) == 0
     stdout = capsys.readouterr().out
     files = {p.name for p in out.iterdir()}
     assert files == {"report.md", "results.json", "trials.csv", "optimization_history.png",
@@ -142,6 +142,10 @@ def test_whole_run_writes_the_report_with_the_best_config_tested_once(tune, clus
     finished = [r for r in results["trials"] if r["state"] == "COMPLETE"]
     assert best["val_accuracy"] == max(r["val_accuracy"] for r in finished)
     assert 0 <= best["test_accuracy"] <= 1
+    # The retraining keeps its best epoch on validation, and says which.
+    val = best["final_history"]["val_accuracy"]
+    assert len(val) == 2 and best["final_val_accuracy"] == max(val)
+    assert val[best["final_best_epoch"] - 1] == max(val)
     assert f"test accuracy {best['test_accuracy']:.2%}" in stdout
     report = (out / "report.md").read_text()
     assert f"**{best['test_accuracy']:.2%}**" in report and "## All trials" in report
