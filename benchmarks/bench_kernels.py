@@ -73,6 +73,10 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         x = randn(n, h, h, c)
         return lambda: (x.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, ho, ho, 9 * c), F32))
 
+    def valid_args(h, c, ho):  # the same, for the valid case's own kernels
+        x = randn(n, h, h, c)
+        return lambda: (x.copy(), 3, 3, np.empty((n, ho, ho, 9 * c), F32))
+
     def col2im_args(h, c, ho):
         cols = randn(n, ho, ho, 9 * c)
         return lambda: (cols.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, h, h, c), F32))
@@ -148,6 +152,10 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("im2col", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)", im2col_args(28, 1, 26)),
         Case("im2col", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
              im2col_args(13, 32, 10)),
+        Case("im2col_valid", "conv1", f"({n},28,28,1) k3 -> ({n},26,26,9)",
+             valid_args(28, 1, 26)),
+        Case("im2col_valid", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
+             valid_args(13, 32, 10)),
         Case("col2im", "conv2", f"({n},10,10,288) -> ({n},13,13,32)", col2im_args(13, 32, 10)),
         Case("bias_relu", "conv1", f"({conv1_rows},32) + (32,)", rows_args(conv1_rows, 32)),
         Case("bias_relu", "conv2", f"({conv2_rows},64) + (64,)", rows_args(conv2_rows, 64)),

@@ -94,6 +94,7 @@ for variant in ("_parallel", "_serial"):
 x = rng.standard_normal((2, 6, 6, 2)).astype(F)
 cols = np.empty((2, 4, 4, 18), F)
 run(im2col.im2col_serial, x, 3, 3, 1, 1, 0, 0, cols)
+run(im2col.im2col_valid_serial, x, 3, 3, np.empty_like(cols))
 dx = np.empty_like(x)
 run(im2col.col2im_serial, cols, 3, 3, 1, 1, 0, 0, dx)
 z = cols.reshape(-1, 18) @ rng.standard_normal((18, 4)).astype(F)

@@ -12,6 +12,7 @@ from scratchnet.kernels.threads import serial_kernels
 #  threshold on that size; 1: no threshold, the pool whenever the thread may use it)
 FAMILIES = [
     (im2col, "im2col", 8, 0, 1),
+    (im2col, "im2col_valid", 4, 0, 1),
     (im2col, "col2im", 8, 0, 1),
     (maxpool, "maxpool_forward", 9, 0, 1),
     (maxpool, "maxpool_backward", 3, 0, 1),

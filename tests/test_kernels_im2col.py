@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from scratchnet.kernels import im2col as im2col_module
 from scratchnet.kernels.im2col import (
     NARROW_RUN,
     col2im,
@@ -16,6 +17,10 @@ from scratchnet.kernels.im2col import (
     im2col_parallel,
     im2col_reference,
     im2col_serial,
+    im2col_valid,
+    im2col_valid_parallel,
+    im2col_valid_reference,
+    im2col_valid_serial,
 )
 
 # Hypothesis example counts come from the conftest profile: 25 by default, more with
@@ -27,6 +32,7 @@ COPY_TOL = {np.float32: 0.0, np.float64: 0.0}
 # differently by a few ulp of its largest term.
 SUM_TOL = {np.float32: 1e-5, np.float64: 1e-13}
 IM2COL = [im2col_parallel, im2col_serial, im2col]  # kernel, twin, dispatcher
+IM2COL_VALID = [im2col_valid_parallel, im2col_valid_serial, im2col_valid]
 COL2IM = [col2im_parallel, col2im_serial, col2im]
 IDS = ["parallel", "serial", "dispatcher"]
 
@@ -167,3 +173,61 @@ def test_same_padding_is_asymmetric_like_keras():
     cols = im2col(x, 3, 3, 2, 2, pt, pt, np.empty((1, 2, 2, 9)))
     np.testing.assert_array_equal(cols[0, 0, 0], [0, 1, 2, 4, 5, 6, 8, 9, 10])
     np.testing.assert_array_equal(cols[0, 1, 1], [10, 11, 0, 14, 15, 0, 0, 0, 0])
+
+
+# -- the valid case's own kernels (stride 1, every window inside x) ----------------------------
+@st.composite
+def valid_geometries(draw):
+    """(N, H, W, C), (kh, kw), (Ho, Wo): a 'valid' convolution or a top-left crop of it."""
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7)),
+             draw(st.integers(1, 5)))
+    k = (draw(st.integers(1, shape[1])), draw(st.integers(1, shape[2])))
+    out = (draw(st.integers(1, shape[1] - k[0] + 1)), draw(st.integers(1, shape[2] - k[1] + 1)))
+    return shape, k, out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(deadline=None)
+@given(geo=valid_geometries(), seed=st.integers(0, 2**16))
+def test_im2col_valid_equals_the_definition_and_its_variants_agree_bit_for_bit(dtype, geo,
+                                                                                 seed):
+    shape, (kh, kw), (Ho, Wo) = geo
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    out_shape = (shape[0], Ho, Wo, kh * kw * shape[3])
+    want = naive_im2col(x, kh, kw, 1, 1, 0, 0, Ho, Wo)
+    np.testing.assert_array_equal(
+        im2col_valid_reference(x, kh, kw, np.full(out_shape, np.nan, dtype)), want)
+    for kernel in IM2COL_VALID:
+        out = np.full(out_shape, np.nan, dtype=dtype)  # every element must be written
+        assert kernel(x, kh, kw, out) is out
+        np.testing.assert_array_equal(out, want)  # a copy: exact, NaN-free
+
+
+@pytest.mark.parametrize("kw,C", [(3, 1), (7, 1), (3, 2), (3, 3), (2, 5), (4, 4)])
+def test_im2col_valid_both_copy_orders_equal_the_definition(kw, C):
+    assert NARROW_RUN == 10, "the cases straddle NARROW_RUN: move them with it"
+    x = np.random.default_rng(kw * C).standard_normal((2, 9, 11, C)).astype(np.float32)
+    Ho, Wo = 9 - 3 + 1, 11 - kw + 1
+    for kernel in IM2COL_VALID:
+        for ho, wo in ((Ho, Wo), (Ho - 1, Wo - 1)):  # the full output and a crop
+            out = np.full((2, ho, wo, 3 * kw * C), np.nan, dtype=np.float32)
+            kernel(x, 3, kw, out)
+            np.testing.assert_array_equal(out, naive_im2col(x, 3, kw, 1, 1, 0, 0, ho, wo))
+
+
+@pytest.mark.parametrize("geo,valid", [
+    (((2, 6, 6, 1), 3, 3, 1, 1, 0, 0, (2, 4, 4)), True),    # 'valid', stride 1
+    (((2, 6, 6, 1), 3, 3, 1, 1, 0, 0, (2, 3, 2)), True),    # a crop of it
+    (((2, 6, 6, 1), 3, 3, 1, 1, 1, 1, (2, 6, 6)), False),   # 'same': padding
+    (((2, 6, 6, 1), 3, 3, 2, 1, 0, 0, (2, 2, 4)), False),   # a stride
+    (((2, 6, 6, 1), 3, 3, 1, 1, 0, 0, (2, 5, 4)), False),   # windows past the edge
+])
+def test_im2col_hands_only_the_valid_case_to_the_valid_kernels(monkeypatch, geo, valid):
+    x_shape, kh, kw, sh, sw, pt, pl, out_nhw = geo
+    calls = []
+    monkeypatch.setattr(im2col_module, "im2col_valid", lambda *a: calls.append("valid"))
+    for name in ("im2col_parallel", "im2col_serial"):
+        monkeypatch.setattr(im2col_module, name, lambda *a: calls.append("general"))
+    out = np.empty((*out_nhw, kh * kw * x_shape[3]), np.float32)
+    im2col(np.zeros(x_shape, np.float32), kh, kw, sh, sw, pt, pl, out)
+    assert calls == ["valid" if valid else "general"]

@@ -58,6 +58,10 @@ def test_im2col_and_col2im(v, dtype, seed):
     want = reference(im2col.im2col_reference, x, *geo, np.empty(cols_shape, dtype))
     got = getattr(im2col, "im2col" + v)(x, *geo, np.empty(cols_shape, dtype))
     assert_same(got, want, dtype, "im2col")
+    valid_shape = (2, 4, 4, 18)  # stride 1, no padding: the valid case's own kernels
+    want = reference(im2col.im2col_valid_reference, x, 3, 2, np.empty(valid_shape, dtype))
+    got = getattr(im2col, "im2col_valid" + v)(x, 3, 2, np.empty(valid_shape, dtype))
+    assert_same(got, want, dtype, "im2col_valid")
     cols = sprinkle(rng, rng.standard_normal(cols_shape).astype(dtype))
     want = reference(im2col.col2im_reference, cols, *geo, np.empty(x.shape, dtype))
     got = getattr(im2col, "col2im" + v)(cols, *geo, np.empty(x.shape, dtype))

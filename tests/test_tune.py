@@ -131,7 +131,8 @@ def test_whole_run_writes_the_report_with_the_best_config_tested_once(tune, clus
     monkeypatch.setattr(tune, "connect", lambda args: (_Borrowed(client), None))
     out = tmp_path / "out"
     assert tune.main(["--quick", "--trials", "2", "--trial-samples", "200", "--out", str(out),
-                      "--final-epochs", "2", "--storage", f"sqlite:///{tmp_path / 'whole.db'}"]) == 0
+                      "--final-epochs", "2",
+                      "--storage", f"sqlite:///{tmp_path / 'whole.db'}"]) == 0
     stdout = capsys.readouterr().out
     files = {p.name for p in out.iterdir()}
     assert files == {"report.md", "results.json", "trials.csv", "optimization_history.png",

@@ -25,6 +25,11 @@ element. Each has a ``*_serial`` twin that runs the same per-sample code in a pl
 bit for bit the same, and ``im2col``/``col2im`` pick one of the two: the twin when the
 calling thread already owns a core (one shard of a batch, see
 ``scratchnet.kernels.threads``). All of them release the GIL (``nogil=True``).
+
+``im2col_valid_parallel``/``im2col_valid_serial`` are the same copy for the common case,
+stride 1 with every window inside ``x`` ('valid' padding), and ``im2col`` hands that case
+to them: without the padding tests they compile in about half the time, which a first
+run waits for (see benchmarks/README.md, "Cost of starting").
 """
 
 from __future__ import annotations
@@ -61,19 +66,6 @@ def _im2col_sample_narrow(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     Ho, Wo = out.shape[1], out.shape[2]
-    if (sh == 1 and sw == 1 and pad_top == 0 and pad_left == 0
-            and Ho - 1 + kh <= H and Wo - 1 + kw <= W):
-        # The common case ('valid', stride 1): every window lies inside x, and written
-        # like this numba sees that every index is >= 0, drops its negative-index
-        # wraparound and vectorizes the copy (measured: see benchmarks/README.md).
-        for i in range(Ho):
-            for a in range(kh):
-                for b in range(kw):
-                    for c in range(C):
-                        col = (a * kw + b) * C + c
-                        for j in range(Wo):
-                            out[n, i, j, col] = x[n, i + a, j + b, c]
-        return
     for i in range(Ho):
         for a in range(kh):
             r = i * sh - pad_top + a
@@ -130,6 +122,35 @@ def _im2col_sample_wide(x, kh, kw, sh, sw, pad_top, pad_left, out, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _im2col_sample_valid(x, kh, kw, out, n):
+    """:func:`_im2col_sample` for stride 1, no padding and every window inside ``x``.
+
+    The common case (a 'valid' convolution, or a crop of one), in its own kernel: with no
+    padding to test, it compiles in a fraction of the general kernel's time. Written with
+    plain ``i + a`` indices, numba sees that every index is >= 0, drops its negative-index
+    wraparound and vectorizes the copies (measured: see benchmarks/README.md).
+    """
+    N, H, W, C = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    if kw * C < NARROW_RUN:  # short window rows: one column of cols at a time
+        for i in range(Ho):
+            for a in range(kh):
+                for b in range(kw):
+                    for c in range(C):
+                        col = (a * kw + b) * C + c
+                        for j in range(Wo):
+                            out[n, i, j, col] = x[n, i + a, j + b, c]
+        return
+    xr = x.reshape(N, H, W * C)  # a window row is one contiguous run of kw*C values
+    run = kw * C
+    for i in range(Ho):
+        for j in range(Wo):
+            for a in range(kh):
+                for t in range(run):
+                    out[n, i, j, a * run + t] = xr[n, i + a, j * C + t]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _col2im_sample(cols, kh, kw, sh, sw, pad_top, pad_left, out, n):
     """Write ``out[n]`` from the rows of sample ``n``; the arguments are as in :func:`col2im`."""
     H, W, C = out.shape[1], out.shape[2], out.shape[3]
@@ -171,6 +192,22 @@ def im2col_serial(x, kh, kw, sh, sw, pad_top, pad_left, out):
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def im2col_valid_parallel(x, kh, kw, out):
+    """:func:`im2col_valid` on numba's thread pool, parallel over the batch."""
+    for n in prange(x.shape[0]):
+        _im2col_sample_valid(x, kh, kw, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def im2col_valid_serial(x, kh, kw, out):
+    """:func:`im2col_valid` on the calling thread only: bit-identical to the parallel kernel."""
+    for n in range(x.shape[0]):
+        _im2col_sample_valid(x, kh, kw, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def col2im_parallel(cols, kh, kw, sh, sw, pad_top, pad_left, out):
     """:func:`col2im` on numba's thread pool, parallel over the batch."""
     for n in prange(out.shape[0]):
@@ -206,8 +243,23 @@ def im2col(x, kh, kw, sh, sw, pad_top, pad_left, out):
     -------
     out
     """
+    if is_valid(x, kh, kw, sh, sw, pad_top, pad_left, out):
+        return im2col_valid(x, kh, kw, out)
     kernel = im2col_parallel if use_pool() else im2col_serial
     return kernel(x, kh, kw, sh, sw, pad_top, pad_left, out)
+
+
+def is_valid(x, kh, kw, sh, sw, pad_top, pad_left, out) -> bool:
+    """Whether every window lies inside x with stride 1 (:func:`im2col_valid`'s case)."""
+    return (sh == 1 and sw == 1 and pad_top == 0 and pad_left == 0
+            and out.shape[1] - 1 + kh <= x.shape[1] and out.shape[2] - 1 + kw <= x.shape[2])
+
+
+def im2col_valid(x, kh, kw, out):
+    """:func:`im2col` with stride 1 and no padding, every window inside ``x`` (``out``'s
+    Ho x Wo may be a top-left crop of the full output); what :func:`im2col` runs then."""
+    kernel = im2col_valid_parallel if use_pool() else im2col_valid_serial
+    return kernel(x, kh, kw, out)
 
 
 def col2im(cols, kh, kw, sh, sw, pad_top, pad_left, out):
@@ -253,6 +305,11 @@ def im2col_reference(x, kh, kw, sh, sw, pad_top, pad_left, out):
             rs, cs = slice(a, a + sh * (Ho - 1) + 1, sh), slice(b, b + sw * (Wo - 1) + 1, sw)
             view[:, :, :, a, b, :] = xp[:, rs, cs, :]
     return out
+
+
+def im2col_valid_reference(x, kh, kw, out):
+    """:func:`im2col_reference` with stride 1 and no padding."""
+    return im2col_reference(x, kh, kw, 1, 1, 0, 0, out)
 
 
 def col2im_reference(cols, kh, kw, sh, sw, pad_top, pad_left, out):
