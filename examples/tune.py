@@ -80,6 +80,7 @@ from scratchnet.data.errors import (
     SplitError,
     UnknownDatasetError,
 )
+from scratchnet.kernels.threads import serial_kernels
 from scratchnet.optimizers import SGD, Adagrad, Adam, RMSprop
 from scratchnet.optimizers.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay
 from scratchnet.parallel import set_workers, workers
@@ -220,11 +221,13 @@ def train(config: dict, data, num_classes: int, epochs: int, seed: int, callback
 
 @contextmanager
 def _one_core():
-    """No data parallelism and one BLAS thread for the block (scratchnet's own settings)."""
+    """No data parallelism, one BLAS thread and serial numba kernels for the block
+    (scratchnet's own settings): without the last, each worker's whole-batch kernels
+    would wake numba's pool, two threads per worker on a core each worker already fills."""
     before = workers()
     set_workers(1)
     try:
-        with single_threaded():
+        with single_threaded(), serial_kernels():
             yield
     finally:
         set_workers(before)
