@@ -71,7 +71,7 @@ from tune_report import history_figure, importance_figure, trials_table
 
 from scratchnet import Input, Sequential, layers
 from scratchnet.blas import single_threaded
-from scratchnet.callbacks import Callback, EarlyStopping
+from scratchnet.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
     ChecksumMismatchError,
@@ -106,6 +106,8 @@ BN_MOMENTA = (0.99, 0.9)
 VALIDATION_SPLIT = compare.VALIDATION_SPLIT  # the last 10 % of the training split
 
 TRIALS = 30
+PLATEAU_FACTOR = 0.3   # the retraining's ReduceLROnPlateau (configurations with no schedule)
+PLATEAU_PATIENCE = 2
 TRIAL_EPOCHS = 4
 FINAL_EPOCHS = 10
 STARTUP_TRIALS = 5   # TPE samples at random first; the pruner waits for as many trials
@@ -217,6 +219,26 @@ def train(config: dict, data, num_classes: int, epochs: int, seed: int, callback
                             epochs=epochs, validation_data=(normalize(val[0], "conv2d"), val[1]),
                             seed=seed, verbose=0 if one_core else 1, callbacks=list(callbacks))
     return model, history
+
+
+def final_callbacks(config: dict, epochs: int) -> list:
+    """What the retraining of the best configuration adds to it; all of it decided on
+    validation data only.
+
+    - The weights of the epoch best on validation are the ones tested: a long retraining
+      may go past its best.
+    - A configuration without a schedule also gets ``ReduceLROnPlateau`` on the validation
+      loss. A trial is a few epochs, too short for a constant rate to plateau, so the
+      search does not see what a decay is worth; over the retraining's many epochs a
+      constant rate stalls (the training loss stops falling) where a lower one would not.
+    """
+    callbacks = [EarlyStopping(monitor="val_accuracy", patience=epochs,
+                               restore_best_weights=True)]
+    if config["schedule"] == "none":
+        callbacks.append(ReduceLROnPlateau(monitor="val_loss", factor=PLATEAU_FACTOR,
+                                           patience=PLATEAU_PATIENCE,
+                                           min_lr=config["learning_rate"] / 100))
+    return callbacks
 
 
 @contextmanager
@@ -482,12 +504,9 @@ def tune(args, command: str, folder: Path) -> dict:
           f"retraining it for {_count(args.final_epochs, 'epoch')} on the whole training part",
           flush=True)
     t0 = time.perf_counter()
-    # The weights of the epoch best on validation are the ones tested (chosen, like the
-    # configuration, on validation data only): a long retraining may go past its best.
-    keep_best = EarlyStopping(monitor="val_accuracy", patience=args.final_epochs,
-                              restore_best_weights=True)
     model, history = train(config, (x_train, y_train), spec.num_classes, args.final_epochs,
-                           args.seed, callbacks=[keep_best], one_core=False)
+                           args.seed, callbacks=final_callbacks(config, args.final_epochs),
+                           one_core=False)
     best_epoch = int(max(range(len(history.history["val_accuracy"])),
                          key=history.history["val_accuracy"].__getitem__)) + 1
     final_time = time.perf_counter() - t0

@@ -116,6 +116,17 @@ def test_resume_runs_only_the_missing_trials_and_reruns_an_interrupted_one(tune,
     assert tune.search(again, client, tune.open_study(again), data, 47) == []  # done
 
 
+def test_the_retraining_keeps_its_best_epoch_and_decays_a_constant_rate(tune):
+    from scratchnet.callbacks import EarlyStopping, ReduceLROnPlateau
+
+    constant = tune.final_callbacks(tune.BASELINE, 15)
+    assert [type(c) for c in constant] == [EarlyStopping, ReduceLROnPlateau]
+    assert constant[0].restore_best_weights and constant[0].patience == 15  # never stops
+    assert constant[1].monitor == "val_loss"  # validation data only
+    scheduled = tune.final_callbacks({**tune.BASELINE, "schedule": "cosine"}, 15)
+    assert [type(c) for c in scheduled] == [EarlyStopping]  # the schedule is the decay
+
+
 def test_resume_without_a_study_says_so(tune, tmp_path):
     with pytest.raises(FileNotFoundError, match="leave out --resume"):
         tune.open_study(study_args(tmp_path, trials=1, resume=True))
