@@ -13,7 +13,9 @@ kernels load from it). "total" counts from ``import scratchnet`` (the child's fi
 line) to the end of the first step, with the process's CPU time over the same span
 beside it (on a busy machine the wall time stretches; the CPU time much less); the
 child's wall time from the parent (interpreter start included) is reported too.
-Issue 16's targets: total <= 6 s (CNN) and <= 4 s (LSTM) cold, <= 0.5 s warm.
+Issue 16's targets: the first step completes <= 6 s (CNN) and <= 4 s (LSTM) after
+``import scratchnet`` cold, <= 0.5 s warm; the table judges "after import" (build and
+first step) as the issue words it, and the total with the import beside it.
 
 Where the cold time goes: every kernel specialization numba compiles during build and
 the first step is recorded through numba's event API (``scratchnet.compile_notice.record``),
@@ -130,17 +132,27 @@ def to_markdown(result: dict) -> str:
             target = TARGETS_S[(r["kind"], cond)]
             rows.append([r["kind"].upper(), "cold (empty numba cache)" if cond == "cold"
                          else "warm (numba cache filled)", f(c["import_s"]), f(c["build_s"]),
-                         f(c["first_step_s"]), f(c["second_step_s"]), f(c["total_s"]),
+                         f(c["first_step_s"]), f(c["second_step_s"]),
+                         f(c["total_s"] - c["import_s"]), f(c["total_s"]),
                          f(c["total_cpu_s"]),
-                         f"<= {target:g} s: {'met' if c['total_s'] <= target else 'NOT met'}",
+                         _verdict(target, c["total_s"] - c["import_s"], c["total_s"]),
                          f(c["compile_s"]), str(len(c["compiles"])), f(c["child_wall_s"])])
     text += "\n\n" + common.md_table(
         ["model", "numba cache", "import", "build", "first step", "second step",
-         "import to first trained batch", "CPU time of it", "target (issue 16)",
-         "compiling", "kernels compiled", "child wall"], rows, right=set(range(2, 12)) - {8})
+         "after import to first trained batch", "import to first trained batch",
+         "CPU time of it", "target (issue 16)", "compiling", "kernels compiled",
+         "child wall"], rows, right=set(range(2, 13)) - {9})
     for r in result["first_batch"]["rows"]:
         text += "\n\n" + compile_table(r["kind"], r["cold"])
     return text
+
+
+def _verdict(target: float, after_import: float, with_import: float) -> str:
+    """Issue 16's target is "completes <= T s after import scratchnet": judged from the
+    end of the import; the figure that counts the import too is judged beside it."""
+    def met(t):
+        return "met" if t <= target else "NOT met"
+    return f"<= {target:g} s: {met(after_import)} after import, {met(with_import)} with it"
 
 
 def compile_table(kind: str, cold: dict, top: int = 15) -> str:
