@@ -222,7 +222,7 @@ def _parallel(cell):
     return use_pool(cell.size, PARALLEL_MIN_CELLS)
 
 
-@njit(cache=True, nogil=True, **_OPTIONS, inline="always")
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _forward_row(n, zx, zh, c_prev, gates, c, tanh_c, h):
     hidden = c_prev.shape[1]
     for j in range(hidden):
@@ -295,7 +295,7 @@ def lstm_forward_step_reference(zx, zh, c_prev, gates, c, tanh_c, h):
     h[...] = o * tanh_c
 
 
-@njit(cache=True, nogil=True, **_OPTIONS, inline="always")
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _infer_row(n, z, c, h):
     hidden = c.shape[1]
     for j in range(hidden):
@@ -346,7 +346,7 @@ def lstm_infer_step_reference(z, c, h):
     h[...] = o * np.tanh(c)
 
 
-@njit(cache=True, nogil=True, **_OPTIONS, inline="always")
+@njit(cache=True, nogil=True, **_OPTIONS)
 def _backward_row(n, dh, dc_next, gates, c_prev, tanh_c, dz, dc_prev):
     hidden = c_prev.shape[1]
     one = c_prev.dtype.type(1)
