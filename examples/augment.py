@@ -41,9 +41,6 @@ from matplotlib.figure import Figure
 from scratchnet import Adam, plotting
 from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
-    ChecksumMismatchError,
-    DatasetNotFoundError,
-    IDXFormatError,
     SplitError,
     UnknownDatasetError,
 )
@@ -57,10 +54,8 @@ from scratchnet.layers import (
     RandomZoom,
 )
 from scratchnet.report import (
-    OutputFolderError,
     environment,
     markdown_table,
-    staged_folder,
     threads,
 )
 from scratchnet.seed_models import seed_cnn
@@ -323,20 +318,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     command = shlex.join(["python", sys.argv[0] or "examples/augment.py", *argv])
     print(compare.data_note(args), flush=True)
-    try:
-        with staged_folder(args.out) as folder:
-            results = study(args, command, folder)
-    except OutputFolderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (DatasetNotFoundError, compare.DownloadRefused, ChecksumMismatchError,
-            IDXFormatError, SplitError, FloatingPointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print(f"(nothing was written to {args.out})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
-        return 130
+    status, results = compare.run_staged(args, command, study)
+    if status:
+        return status
     print("\n" + terminal_table(results["models"]))
     print(f"augmentation layers alone: {results['run']['augmentation_only_samples_per_s']:,.0f}"
           " samples/s")

@@ -406,6 +406,34 @@ def train_all(args: argparse.Namespace, command: str, models=MODELS):
     return results, runs, x_test, y_test
 
 
+def run_staged(args, command: str, study, hint_alternatives: bool = False):
+    """Run ``study(args, command, folder)`` into a staged ``args.out``, all or nothing.
+
+    Returns ``(exit status, results)``: 0 and what ``study`` returned; 2 (an unusable
+    ``--out``), 1 (the data cannot be had or training failed) or 130 (interrupted), with
+    the error on stderr and None. ``hint_alternatives``: on a dataset that is missing,
+    also say what to run instead (compare.py's own alternatives). Shared by the studies
+    built on this one (rnn_family.py, augment.py).
+    """
+    try:
+        with staged_folder(args.out) as folder:  # fails before any work if --out is unusable
+            return 0, study(args, command, folder)
+    except OutputFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2, None
+    except (DatasetNotFoundError, DownloadRefused, ChecksumMismatchError, IDXFormatError,
+            SplitError, FloatingPointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if (hint_alternatives and isinstance(exc, DatasetNotFoundError)
+                and get_spec(args.dataset).bundled is None):
+            print(alternatives(args), file=sys.stderr)
+        print(f"(nothing was written to {args.out})", file=sys.stderr)
+        return 1, None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
+        return 130, None
+
+
 def main(argv=None, *, parse=parse_args, study=compare, script="examples/compare.py") -> int:
     """Run ``study(args, command, folder)`` into a staged ``--out``; the exit status.
 
@@ -419,25 +447,9 @@ def main(argv=None, *, parse=parse_args, study=compare, script="examples/compare
     # The command as typed (script path as given), so it can be re-run from the same folder.
     command = shlex.join(["python", sys.argv[0] or script, *argv])
     print(data_note(args), flush=True)  # first: the reader knows at once what is trained on
-    try:
-        with staged_folder(args.out) as folder:  # fails before any work if --out is unusable
-            results = study(args, command, folder)
-    except OutputFolderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (DatasetNotFoundError, DownloadRefused) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, DatasetNotFoundError) and get_spec(args.dataset).bundled is None:
-            print(alternatives(args), file=sys.stderr)
-        print(f"(nothing was written to {args.out})", file=sys.stderr)
-        return 1
-    except (ChecksumMismatchError, IDXFormatError, SplitError, FloatingPointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print(f"(nothing was written to {args.out})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
-        return 130
+    status, results = run_staged(args, command, study, hint_alternatives=True)
+    if status:
+        return status
     print("\n" + terminal_table(results["models"]))
     if results.get("result"):
         print("\n" + results["result"])

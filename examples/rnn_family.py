@@ -49,6 +49,7 @@ from compare import (
     check_splits,
     load_data,
     overlap_warning,
+    run_staged,
 )
 from compare_report import ModelRun, markdown_report, summarize, terminal_table, write_figures
 from rnn_family_report import (
@@ -61,15 +62,12 @@ from rnn_family_report import (
 from scratchnet import Adam, Input, Sequential
 from scratchnet.data import get_spec, normalize
 from scratchnet.data.errors import (
-    ChecksumMismatchError,
-    DatasetNotFoundError,
-    IDXFormatError,
     SplitError,
     UnknownDatasetError,
 )
 from scratchnet.layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
 from scratchnet.plotting import save_figure
-from scratchnet.report import OutputFolderError, environment, staged_folder, threads
+from scratchnet.report import environment, threads
 
 UNITS = 128  # the recurrent layer's width in the study
 DENSE_UNITS = 64
@@ -250,20 +248,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     command = shlex.join(["python", sys.argv[0] or "examples/rnn_family.py", *argv])
-    try:
-        with staged_folder(args.out) as folder:
-            results = study(args, command, folder)
-    except OutputFolderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (DatasetNotFoundError, ChecksumMismatchError, IDXFormatError, SplitError,
-            FloatingPointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print(f"(nothing was written to {args.out})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; nothing was written to {args.out}", file=sys.stderr)
-        return 130
+    status, results = run_staged(args, command, study)
+    if status:
+        return status
     print("\n" + terminal_table(results["models"]))
     print("\n" + results["result"])
     for warning in results["run"]["warnings"]:
