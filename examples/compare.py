@@ -126,9 +126,6 @@ def parse_args(argv=None, *, models=MODELS, default_models="cnn,lstm",
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: first {QUICK_TRAIN_SAMPLES} training and "
                              f"{QUICK_TEST_SAMPLES} test samples, {QUICK_EPOCHS} epoch")
-    parser.add_argument("--yes", action="store_true",
-                        help=f"download missing data without asking, even above "
-                             f"{ASK_ABOVE_BYTES // 1_000_000} MB (for scripts)")
     args = parser.parse_args(argv)
     args.default_dataset = args.dataset is None
     if args.dataset is None:
@@ -147,7 +144,8 @@ def parse_args(argv=None, *, models=MODELS, default_models="cnn,lstm",
 
 def add_common_arguments(parser: argparse.ArgumentParser, prefix: str) -> None:
     """The flags every study on these characters takes: the splits, the seed, where the
-    data are and where the report goes (``results/<prefix>-<dataset>-<UTC time>``)."""
+    data are, where the report goes (``results/<prefix>-<dataset>-<UTC time>``) and
+    ``--yes`` for downloads."""
     parser.add_argument("--train-split", default="train",
                         help="split to train on, TFDS-style slices allowed, e.g. 'test[:96323]'")
     parser.add_argument("--test-split", default="test",
@@ -158,6 +156,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, prefix: str) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder, new or empty "
                              f"(default: results/{prefix}-<dataset>-<UTC time>)")
+    # load_data reads it: every study that loads through it asks before a large download.
+    parser.add_argument("--yes", action="store_true",
+                        help=f"download missing data without asking, even above "
+                             f"{ASK_ABOVE_BYTES // 1_000_000} MB (for scripts)")
 
 
 def _positive(text: str) -> int:

@@ -420,7 +420,7 @@ def open_study(args):
 
 def load_data(args):
     x_train, y_train, x_test, y_test = compare.load_data(argparse.Namespace(
-        **{**vars(args), "quick": False, "yes": False}))
+        **{**vars(args), "quick": False}))
     if args.quick:
         x_train, y_train = x_train[:QUICK["train_samples"]], y_train[:QUICK["train_samples"]]
         x_test, y_test = x_test[:QUICK["test_samples"]], y_test[:QUICK["test_samples"]]

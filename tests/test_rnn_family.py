@@ -8,6 +8,7 @@ default run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -98,6 +99,20 @@ def test_the_study_on_small_synthetic_data_writes_a_complete_consistent_report(
         assert needle in report, needle
     for name in figures(models):
         check_png(out / name)
+
+
+def test_a_large_download_without_a_terminal_is_refused_cleanly(study, tmp_path, monkeypatch,
+                                                                capsys):
+    # compare.load_data asks before NIST's 562 MB archive; with no terminal and no --yes
+    # it refuses, and the study says so and exits 1 (it once crashed here: no --yes flag).
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal
+    data, out = tmp_path / "empty-data", tmp_path / "out"
+    assert study.main(["--dataset", "emnist-letters", "--data-dir", str(data),
+                       "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    for needle in ("562 MB", "--yes", f"(nothing was written to {out})"):
+        assert needle in err, needle
+    assert not data.exists() and not out.exists()
 
 
 def test_gradient_norms_are_the_reference_bptt(study):
