@@ -81,6 +81,21 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         cols = randn(n, ho, ho, 9 * c)
         return lambda: (cols.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, h, h, c), F32))
 
+    def winograd_args(kind):  # the second conv by Winograd: 13 x 13 x 32 in, 10 x 10 x 64 out
+        from scratchnet.kernels.winograd import plane_rows
+
+        tiles = n * 5 * 5
+        x, dz = randn(n, 13, 13, 32), randn(n, 10, 10, 64)
+        m = randn(16, plane_rows(tiles, 64 * 4), 64)
+        dv = randn(16, plane_rows(tiles, 32 * 4), 32)
+        return {
+            "input": lambda: (x.copy(), 0, 0, 5, 5, np.empty_like(dv)),
+            "output": lambda: (m.copy(), 5, 5, np.empty((n, 10, 10, 64), F32)),
+            "output_pool": lambda: (m.copy(), 5, 5, np.empty((n, 5, 5, 64), F32)),
+            "output_adjoint": lambda: (dz.copy(), 5, 5, np.empty_like(m)),
+            "input_adjoint": lambda: (dv.copy(), 0, 0, 5, 5, np.empty_like(x)),
+        }[kind]
+
     def pool_shapes(h, c):
         ho = h // 2
         return (n, h, h, c), (n, ho, ho, c)
@@ -157,6 +172,16 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("im2col_valid", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
              valid_args(13, 32, 10)),
         Case("col2im", "conv2", f"({n},10,10,288) -> ({n},13,13,32)", col2im_args(13, 32, 10)),
+        Case("winograd_input", "conv2", f"({n},13,13,32) -> (16,{n * 25}+,32)",
+             winograd_args("input")),
+        Case("winograd_output", "conv2", f"(16,{n * 25}+,64) -> ({n},10,10,64)",
+             winograd_args("output")),
+        Case("winograd_output_pool", "conv2 + pool2 (inference)",
+             f"(16,{n * 25}+,64) -> ({n},5,5,64)", winograd_args("output_pool")),
+        Case("winograd_output_adjoint", "conv2", f"({n},10,10,64) -> (16,{n * 25}+,64)",
+             winograd_args("output_adjoint")),
+        Case("winograd_input_adjoint", "conv2", f"(16,{n * 25}+,32) -> ({n},13,13,32)",
+             winograd_args("input_adjoint")),
         Case("bias_relu", "conv1", f"({conv1_rows},32) + (32,)", rows_args(conv1_rows, 32)),
         Case("bias_relu", "conv2", f"({conv2_rows},64) + (64,)", rows_args(conv2_rows, 64)),
         Case("bias_relu", "dense1", f"({n},128) + (128,)", rows_args(n, 128)),

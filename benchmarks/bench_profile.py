@@ -40,7 +40,15 @@ def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
     for i, (layer, runner) in enumerate(zip(model.layers, model._engine.whole, strict=True)):
         kind = type(layer).__name__
         out = []
-        if kind == "Conv2D":
+        if kind == "Conv2D" and runner.winograd is not None:
+            # Winograd: 16 products per pass, one per cell of the 4 x 4 transform, as one
+            # batched matmul of (16, tiles, .) stacks
+            c, f = layer.input_shape[2], layer.filters
+            tiles = batch * runner.winograd.th * runner.winograd.tw
+            out = [((16, tiles, c), (16, c, f)), ((16, c, tiles), (16, tiles, f))]
+            if i > 0:
+                out.append(((16, tiles, f), (16, f, c)))
+        elif kind == "Conv2D":
             kh, kw = layer.kernel_size
             h, w, _ = runner.computed_shape  # only what the next layer reads
             rows = batch * h * w

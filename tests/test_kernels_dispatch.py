@@ -5,7 +5,16 @@ the kernel returns. (That the two give the same bits is tested in each kernel's 
 import numpy as np
 import pytest
 
-from scratchnet.kernels import adam, bias_act, im2col, lstm, maxpool, small_k
+from scratchnet.kernels import (
+    adam,
+    bias_act,
+    im2col,
+    lstm,
+    maxpool,
+    small_k,
+    winograd,
+    winograd_adjoint,
+)
 from scratchnet.kernels.threads import serial_kernels
 
 # (module, dispatcher, number of arguments, index of the argument whose size is the work,
@@ -14,6 +23,11 @@ FAMILIES = [
     (im2col, "im2col", 8, 0, 1),
     (im2col, "im2col_valid", 4, 0, 1),
     (im2col, "col2im", 8, 0, 1),
+    (winograd, "winograd_input", 6, 0, 1),
+    (winograd, "winograd_output", 4, 0, 1),
+    (winograd, "winograd_output_pool", 4, 0, 1),
+    (winograd_adjoint, "winograd_output_adjoint", 4, 0, 1),
+    (winograd_adjoint, "winograd_input_adjoint", 6, 0, 1),
     (maxpool, "maxpool_forward", 9, 0, 1),
     (maxpool, "maxpool_backward", 3, 0, 1),
     (bias_act, "bias_relu", 2, 0, bias_act.PARALLEL_MIN_ELEMENTS),

@@ -13,7 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchnet.kernels import adam, bias_act, im2col, lstm, maxpool, small_k, softmax_ce
+from scratchnet.kernels import (
+    adam,
+    bias_act,
+    im2col,
+    lstm,
+    maxpool,
+    small_k,
+    softmax_ce,
+    winograd,
+    winograd_adjoint,
+)
 
 DTYPES = [np.float32, np.float64]
 # Finite values: the tolerances of each kernel's own equivalence test (see those files).
@@ -66,6 +76,33 @@ def test_im2col_and_col2im(v, dtype, seed):
     want = reference(im2col.col2im_reference, cols, *geo, np.empty(x.shape, dtype))
     got = getattr(im2col, "col2im" + v)(cols, *geo, np.empty(x.shape, dtype))
     assert_same(got, want, dtype, "col2im")
+
+
+# -- Winograd F(2x2, 3x3) ----------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("v", VARIANTS)
+@seeds
+def test_winograd_transforms(v, dtype, seed):
+    """A patch or tile holding a non-finite value makes non-finite what its sums touch;
+    an inf may come out NaN (inf - inf) where a direct sum would keep it inf."""
+    rng = np.random.default_rng(seed)
+    n, th, tw = 2, 3, 2  # a 5 x 4 map of a 3 x 3 convolution, padded by 1
+    tiles = n * th * tw
+    x = sprinkle(rng, rng.standard_normal((n, 6, 5, 3)).astype(dtype))
+    m = sprinkle(rng, rng.standard_normal((16, tiles, 4)).astype(dtype))
+    dz = sprinkle(rng, rng.standard_normal((n, 5, 4, 4)).astype(dtype))
+    dv = sprinkle(rng, rng.standard_normal((16, tiles, 3)).astype(dtype))
+    calls = [
+        (winograd, "winograd_input", (x, 1, 1, th, tw), (16, tiles, 3)),
+        (winograd, "winograd_output", (m, th, tw), (n, 5, 4, 4)),
+        (winograd, "winograd_output_pool", (m, th, tw), (n, th, tw, 4)),
+        (winograd_adjoint, "winograd_output_adjoint", (dz, th, tw), (16, tiles, 4)),
+        (winograd_adjoint, "winograd_input_adjoint", (dv, 1, 1, th, tw), x.shape),
+    ]
+    for module, name, args, out_shape in calls:
+        want = reference(getattr(module, name + "_reference"), *args, np.empty(out_shape, dtype))
+        got = getattr(module, name + v)(*args, np.empty(out_shape, dtype))
+        assert_same(got, want, dtype, name)
 
 
 # -- max-pooling -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 
 from scratchnet.fast.bias_activation import BiasActivation
 from scratchnet.fast.runner import Runner
+from scratchnet.fast.winograd import Winograd, applies
 from scratchnet.kernels import small_k
 from scratchnet.kernels.im2col import col2im, im2col
 from scratchnet.layers.geometry import conv_output_size
@@ -69,6 +70,8 @@ class FastConv2D(Runner):
             raise ValueError(f"{self.layer.name}: cannot crop an output of shape "
                              f"{(self.Ho, self.Wo, F)} to {tuple(shape)}")
         self.out = (h, w)  # the (rows, columns) of output computed
+        self.winograd = (Winograd(self.out, self.pad_top, self.pad_left)
+                         if applies(self.layer) else None)
         sample_bytes = h * w * self.K * self.layer.dtype.itemsize  # of im2col, per sample
         self.inference_chunk = max(1, INFERENCE_CHUNK_BYTES // sample_bytes)
 
@@ -99,9 +102,14 @@ class FastConv2D(Runner):
         return cols @ self.layer.params["W"].reshape(-1, F)  # (P, K) @ (K, F)
 
     def forward(self, x, training, activate=True):
-        """x (N, H, W, C) -> y (N, Ho, Wo, F) or its crop; keeps im2col for backward."""
+        """x (N, H, W, C) -> y (N, Ho, Wo, F) or its crop; keeps im2col (or Winograd's
+        transformed patches) for backward."""
         self.inference_pass = False  # even at inference, the caches fit this pass
-        z = self._linear(x)
+        if self.winograd is not None:
+            self.n = x.shape[0]
+            z = self.winograd.forward(np.ascontiguousarray(x), self.layer.params["W"])
+        else:
+            z = self._linear(x)
         b = self.layer.params.get("b", self.no_bias)
         y = self.tail.forward(z, b, training, activate)
         return y.reshape(x.shape[0], *self.computed_shape)  # rows are (n, i, j)-ordered
@@ -111,11 +119,17 @@ class FastConv2D(Runner):
 
         Adding a channel's bias and ReLU are increasing, so they commute with the max of a
         pool, rounding included: the result is bit-identical, and the bias and ReLU touch
-        4x fewer values (2x2 pool).
+        4x fewer values (2x2 pool). By Winograd, when the pool's windows are its tiles,
+        the map before the pool is never written.
         """
         self.inference_pass = True  # it keeps nothing a backward pass could use
-        z = self._linear(x).reshape(x.shape[0], *self.computed_shape)
-        y = pool.forward(z, False)
+        x = np.ascontiguousarray(x)
+        if self.winograd is not None and self.winograd.pools(pool):
+            self.n = x.shape[0]
+            y = self.winograd.pooled(x, self.layer.params["W"])
+        else:
+            z = self._linear(x).reshape(x.shape[0], *self.computed_shape)
+            y = pool.forward(z, False)
         F = self.layer.filters
         b = self.layer.params.get("b", self.no_bias)
         self.tail.forward(y.reshape(-1, F), b, False, True)  # in place
@@ -134,6 +148,8 @@ class FastConv2D(Runner):
             small_k.relu_weight_grads(dY, self.tail.relu_out, cols, dW, db)
             return None
         dY = self.tail.backward(dY, db)  # through act; db sums every position
+        if self.winograd is not None:
+            return self.winograd.backward(dY, self.grads["W"], self.need_input_grad)
         np.matmul(cols.T, dY, out=dW)  # dW = cols^T dY, in place
         if not self.need_input_grad:
             return None  # first layer: the (P, K) GEMM and col2im would be wasted

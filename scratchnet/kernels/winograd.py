@@ -1,0 +1,341 @@
+"""Winograd F(2x2, 3x3): a stride-1 3 x 3 convolution with 2.25x fewer multiplications.
+
+Each 2 x 2 block of outputs (a tile) reads a 4 x 4 patch ``d`` of one input channel.
+With the fixed matrices below, for filter ``g`` (3 x 3, one input and one output
+channel)::
+
+    V = B^T d B          (4, 4)   the patch, transformed        (winograd_input)
+    U = G g G^T          (4, 4)   the filter, transformed       (filter_transform)
+    Y = A^T [sum_c U_c * V_c] A   (2, 2) the tile's outputs     (winograd_output)
+
+The sum over input channels ``c`` of elementwise products is, for each of the 16 cells
+``xi`` of the 4 x 4 transform, one matrix product ``M[xi] = V[xi] @ U[xi]`` of shape
+(tiles, C) @ (C, F): 16 GEMMs of 16 multiply-adds per tile and channel pair, against
+the 36 of the 4 outputs computed directly (Lavin and Gray, "Fast Algorithms for
+Convolutional Neural Networks", 2016). The result is the convolution up to float
+rounding; the transforms only add and subtract (and G halves), so that rounding stays
+within a few ulp of the largest term for the 3 x 3 case.
+
+Layouts, channels-last as the rest of the engine::
+
+    x    (N, H, W, C)             the input; padding is never materialised
+    V    (16, R, C)     V[xi, p, :] for tile p = (n th + ti) tw + tj, the patch at rows
+                        2 ti - pad_top ... + 3 and columns 2 tj - pad_left ... + 3
+    M    (16, R, F)     M[xi] = V[xi] @ U[xi], the 16 GEMMs
+    z    (N, h, w, F)   h <= 2 th, w <= 2 tw: the tiles' outputs inside the map
+
+Each of the 16 planes holds R >= N th tw rows (:func:`plane_rows`): the transforms read
+or write all 16 planes at once, and planes a multiple of 4 KiB apart would share cache
+sets and evict each other (measured: benchmarks/README.md, "Winograd for the second
+convolution"). Rows past the tiles are never read by the kernels.
+
+``winograd_input_parallel``/``winograd_output_parallel`` run ``prange`` over the batch
+only: sample ``n`` reads and writes only its own tiles. Each has a ``*_serial`` twin, the
+same per-sample code in a plain loop, and ``winograd_input``/``winograd_output`` pick one
+of the two as in ``scratchnet.kernels.im2col``. The ``*_reference`` functions are the
+plain-NumPy definitions the tests hold them to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from scratchnet.kernels.threads import use_pool
+
+#: (4, 4): V = B^T d B.
+BT = np.array([[1, 0, -1, 0],
+               [0, 1, 1, 0],
+               [0, -1, 1, 0],
+               [0, 1, 0, -1]], dtype=np.float64)
+#: (4, 3): U = G g G^T.
+G = np.array([[1, 0, 0],
+              [0.5, 0.5, 0.5],
+              [0.5, -0.5, 0.5],
+              [0, 0, 1]], dtype=np.float64)
+#: (2, 4): Y = A^T M A.
+AT = np.array([[1, 1, 1, 0],
+               [0, 1, -1, -1]], dtype=np.float64)
+
+
+def tiles(h: int, w: int) -> tuple[int, int]:
+    """The (th, tw) 2 x 2 tiles that cover an (h, w) output map."""
+    return (h + 1) // 2, (w + 1) // 2
+
+
+def plane_rows(tiles: int, row_bytes: int) -> int:
+    """Rows per plane, >= ``tiles``, so that the 16 planes start in as many different
+    cache sets as rows of ``row_bytes`` allow (16 up to 256-byte rows): the first count
+    whose plane size has the fewest factors of 2."""
+    def twos(v):
+        return (v & -v).bit_length()
+    return min(range(tiles, tiles + 16), key=lambda r: (twos(r * row_bytes), r))
+
+
+def filter_transform(W: np.ndarray) -> np.ndarray:
+    """U = G g G^T for every (input, output) channel pair: (3, 3, C, F) -> (16, C, F).
+
+    A handful of small products, once per call, so plain NumPy; in ``W``'s dtype.
+    """
+    Gt = G.astype(W.dtype)
+    t = np.matmul(Gt, W.reshape(3, -1)).reshape(4, 3, -1)  # t[u] = G g, per channel pair
+    return np.matmul(Gt, t).reshape(16, *W.shape[2:])  # U[u, v] = sum_b G[v, b] t[u, b]
+
+
+# -- the work of one sample, shared by the parallel kernels and their serial twins -------------
+@njit(cache=True, nogil=True, inline="always")
+def _input_sample(x, pad_top, pad_left, th, tw, patch, out, n):
+    """Write ``out[n]``: B^T d B for every tile of sample ``n`` and every channel.
+
+    ``patch`` (4, 4, C) is scratch: the tile's input window, zero where it leaves ``x``,
+    so the transform itself runs branch-free along the channels.
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    for ti in range(th):
+        for tj in range(tw):
+            p = (n * th + ti) * tw + tj
+            for u in range(4):
+                r = 2 * ti - pad_top + u
+                for v in range(4):
+                    s = 2 * tj - pad_left + v
+                    if r >= 0 and r < H and s >= 0 and s < W:
+                        for c in range(C):
+                            patch[u, v, c] = x[n, r, s, c]
+                    else:
+                        for c in range(C):
+                            patch[u, v, c] = 0
+            for c in range(C):
+                # t = B^T d (rows), then V = t B (columns); B^T's rows are
+                # (d0 - d2), (d1 + d2), (d2 - d1), (d1 - d3).
+                for v in range(4):
+                    d0, d1, d2, d3 = patch[0, v, c], patch[1, v, c], patch[2, v, c], patch[3, v, c]
+                    patch[0, v, c], patch[1, v, c] = d0 - d2, d1 + d2
+                    patch[2, v, c], patch[3, v, c] = d2 - d1, d1 - d3
+                for u in range(4):
+                    t0, t1, t2, t3 = patch[u, 0, c], patch[u, 1, c], patch[u, 2, c], patch[u, 3, c]
+                    out[4 * u + 0, p, c] = t0 - t2
+                    out[4 * u + 1, p, c] = t1 + t2
+                    out[4 * u + 2, p, c] = t2 - t1
+                    out[4 * u + 3, p, c] = t1 - t3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _output_sample(m, th, tw, out, n):
+    """Write ``out[n]``: A^T M A for every tile of sample ``n``, cropped to ``out``'s map."""
+    h, w, F = out.shape[1], out.shape[2], out.shape[3]
+    for ti in range(th):
+        i = 2 * ti
+        for tj in range(tw):
+            j = 2 * tj
+            p = (n * th + ti) * tw + tj
+            for f in range(F):
+                # t = A^T M (rows): (m0 + m1 + m2), (m1 - m2 - m3); then Y = t A.
+                a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
+                a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
+                a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
+                a3 = m[3, p, f] + m[7, p, f] + m[11, p, f]
+                b0 = m[4, p, f] - m[8, p, f] - m[12, p, f]
+                b1 = m[5, p, f] - m[9, p, f] - m[13, p, f]
+                b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
+                b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
+                out[n, i, j, f] = a0 + a1 + a2
+                if j + 1 < w:
+                    out[n, i, j + 1, f] = a1 - a2 - a3
+                if i + 1 < h:
+                    out[n, i + 1, j, f] = b0 + b1 + b2
+                    if j + 1 < w:
+                        out[n, i + 1, j + 1, f] = b1 - b2 - b3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _output_pool_sample(m, th, tw, out, n):
+    """Write ``out[n]``: the max of each tile's 2 x 2 outputs (a 2 x 2, stride-2 max-pool).
+
+    A window holding a NaN gives NaN, as ``scratchnet.kernels.maxpool`` does: nothing is
+    greater than NaN, so once taken it stays.
+    """
+    F = out.shape[3]
+    for ti in range(th):
+        for tj in range(tw):
+            p = (n * th + ti) * tw + tj
+            for f in range(F):
+                a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
+                a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
+                a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
+                a3 = m[3, p, f] + m[7, p, f] + m[11, p, f]
+                b0 = m[4, p, f] - m[8, p, f] - m[12, p, f]
+                b1 = m[5, p, f] - m[9, p, f] - m[13, p, f]
+                b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
+                b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
+                best = a0 + a1 + a2
+                v = a1 - a2 - a3
+                best = v if v > best or v != v else best
+                v = b0 + b1 + b2
+                best = v if v > best or v != v else best
+                v = b1 - b2 - b3
+                best = v if v > best or v != v else best
+                out[n, ti, tj, f] = best
+
+
+# -- parallel kernels (prange over the batch) and serial twins ------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def winograd_input_parallel(x, pad_top, pad_left, th, tw, out):
+    """:func:`winograd_input` on numba's thread pool, parallel over the batch."""
+    for n in prange(x.shape[0]):
+        patch = np.empty((4, 4, x.shape[3]), dtype=x.dtype)
+        _input_sample(x, pad_top, pad_left, th, tw, patch, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def winograd_input_serial(x, pad_top, pad_left, th, tw, out):
+    """:func:`winograd_input` on the calling thread only: bit-identical to the parallel one."""
+    patch = np.empty((4, 4, x.shape[3]), dtype=x.dtype)
+    for n in range(x.shape[0]):
+        _input_sample(x, pad_top, pad_left, th, tw, patch, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def winograd_output_parallel(m, th, tw, out):
+    """:func:`winograd_output` on numba's thread pool, parallel over the batch."""
+    for n in prange(out.shape[0]):
+        _output_sample(m, th, tw, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def winograd_output_serial(m, th, tw, out):
+    """:func:`winograd_output` on the calling thread only: bit-identical to the parallel one."""
+    for n in range(out.shape[0]):
+        _output_sample(m, th, tw, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def winograd_output_pool_parallel(m, th, tw, out):
+    """:func:`winograd_output_pool` on numba's thread pool, parallel over the batch."""
+    for n in prange(out.shape[0]):
+        _output_pool_sample(m, th, tw, out, n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def winograd_output_pool_serial(m, th, tw, out):
+    """:func:`winograd_output_pool` on the calling thread: bit-identical to the parallel one."""
+    for n in range(out.shape[0]):
+        _output_pool_sample(m, th, tw, out, n)
+    return out
+
+
+# -- dispatchers: the pool unless the calling thread already owns a core ------------------------
+def winograd_input(x, pad_top, pad_left, th, tw, out):
+    """Transform every 4 x 4 input patch of every tile: V = B^T d B.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C), C-contiguous float32 or float64
+    pad_top, pad_left : int
+        Implicit zero padding before the first row and column; tile (ti, tj) reads rows
+        ``2 ti - pad_top`` to ``+ 3`` and the columns likewise, 0 outside ``x``.
+    th, tw : int
+        Tiles per column and per row (:func:`tiles` of the output map).
+    out : ndarray, shape (16, R, C), R >= N th tw, C-contiguous, same dtype as ``x``
+        Rows ``[0, N th tw)`` of every plane are overwritten; the rest are left alone.
+
+    Returns
+    -------
+    out
+    """
+    kernel = winograd_input_parallel if use_pool() else winograd_input_serial
+    return kernel(x, pad_top, pad_left, th, tw, out)
+
+
+def winograd_output(m, th, tw, out):
+    """Turn the 16 products of every tile into its 2 x 2 outputs: Y = A^T M A.
+
+    Parameters
+    ----------
+    m : ndarray, shape (16, R, F), R >= N th tw, C-contiguous float32 or float64
+        Rows ``[0, N th tw)`` of every plane are read.
+    th, tw : int
+        As in :func:`winograd_input`.
+    out : ndarray, shape (N, h, w, F), h <= 2 th and w <= 2 tw, same dtype as ``m``
+        Overwritten entirely; a tile's outputs beyond (h, w) are dropped.
+
+    Returns
+    -------
+    out
+    """
+    kernel = winograd_output_parallel if use_pool() else winograd_output_serial
+    return kernel(m, th, tw, out)
+
+
+def winograd_output_pool(m, th, tw, out):
+    """:func:`winograd_output` followed by a 2 x 2, stride-2 max-pool, in one pass.
+
+    Each tile's 2 x 2 outputs are exactly one pooling window, so the map of the
+    convolution is never written.
+
+    Parameters
+    ----------
+    m : ndarray, shape (16, R, F), R >= N th tw, C-contiguous float32 or float64
+    th, tw : int
+        As in :func:`winograd_input`.
+    out : ndarray, shape (N, th, tw, F), same dtype as ``m``
+        Overwritten: the max of every window, NaN where the window holds one.
+
+    Returns
+    -------
+    out
+    """
+    kernel = winograd_output_pool_parallel if use_pool() else winograd_output_pool_serial
+    return kernel(m, th, tw, out)
+
+
+# -- references: plain NumPy ------------------------------------------------------------------
+# Each transform is written as its additions and subtractions (the rows of B^T, A^T and
+# their transposes), not as a product with the matrix: a product would also multiply by
+# the matrices' zeros, and 0 * inf is NaN where the kernels, like the maths, skip the term.
+def bt_rows(d, axis):
+    """B^T d along ``axis`` (length 4): (d0 - d2), (d1 + d2), (d2 - d1), (d1 - d3)."""
+    d0, d1, d2, d3 = np.moveaxis(d, axis, 0)
+    return np.stack([d0 - d2, d1 + d2, d2 - d1, d1 - d3], axis)
+
+
+def at_rows(m, axis):
+    """A^T m along ``axis`` (length 4 -> 2): (m0 + m1 + m2), (m1 - m2 - m3)."""
+    m0, m1, m2, m3 = np.moveaxis(m, axis, 0)
+    return np.stack([m0 + m1 + m2, m1 - m2 - m3], axis)
+
+
+def winograd_input_reference(x, pad_top, pad_left, th, tw, out):
+    """Plain-NumPy :func:`winograd_input`: pad, cut the overlapping patches, transform."""
+    N, H, W, C = x.shape
+    bottom, right = max(2 * th + 2 - H - pad_top, 0), max(2 * tw + 2 - W - pad_left, 0)
+    xp = np.pad(x, ((0, 0), (pad_top, bottom), (pad_left, right), (0, 0)))
+    # patches[n, ti, tj, u, v, c] = xp[n, 2 ti + u, 2 tj + v, c]
+    rows = 2 * np.arange(th)[:, None] + np.arange(4)  # (th, 4)
+    cols = 2 * np.arange(tw)[:, None] + np.arange(4)  # (tw, 4)
+    patches = xp[:, rows[:, None, :, None], cols[None, :, None, :], :]
+    V = bt_rows(bt_rows(patches, 3), 4)  # B^T d, then (B^T d) B
+    out[:, :N * th * tw] = V.transpose(3, 4, 0, 1, 2, 5).reshape(16, N * th * tw, C)
+    return out
+
+
+def winograd_output_reference(m, th, tw, out):
+    """Plain-NumPy :func:`winograd_output`: transform every tile, then the crop."""
+    N, h, w, F = out.shape
+    M = m[:, :N * th * tw].reshape(4, 4, N, th, tw, F)
+    Y = at_rows(at_rows(M, 0), 1)  # A^T M, then (A^T M) A: (2, 2, N, th, tw, F)
+    # output row 2 ti + i, column 2 tj + k
+    out[...] = Y.transpose(2, 3, 0, 4, 1, 5).reshape(N, 2 * th, 2 * tw, F)[:, :h, :w]
+    return out
+
+
+def winograd_output_pool_reference(m, th, tw, out):
+    """Plain-NumPy :func:`winograd_output_pool`: the whole map, then the max of each tile."""
+    N, F = out.shape[0], out.shape[3]
+    z = winograd_output_reference(m, th, tw, np.empty((N, 2 * th, 2 * tw, F), m.dtype))
+    out[...] = z.reshape(N, th, 2, tw, 2, F).max(axis=(2, 4))  # NaN if the window holds one
+    return out
