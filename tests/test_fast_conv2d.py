@@ -100,9 +100,10 @@ def test_backward_in_chunks_equals_one_pass(monkeypatch, samples_per_chunk):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_inference_chunk_keeps_the_im2col_matrix_within_its_budget(dtype):
-    conv = Conv2D(64, 3)
-    conv.build((13, 13, 32), dtype)  # the seed CNN's second conv
+    conv = Conv2D(64, 3, strides=(1, 2))  # not 3 x 3 stride 1: im2col, not Winograd
+    conv.build((13, 23, 32), dtype)
     runner = fast_runner(conv)
+    assert runner.winograd is None
     budget = fast_conv.INFERENCE_CHUNK_BYTES
     per_sample = 11 * 11 * 3 * 3 * 32 * np.dtype(dtype).itemsize
     assert runner.inference_chunk == budget // per_sample  # 30 in float32
@@ -112,6 +113,16 @@ def test_inference_chunk_keeps_the_im2col_matrix_within_its_budget(dtype):
     huge = Conv2D(8, 1)
     huge.build((2048, 2048, 1), dtype)  # one sample is over budget: still one at a time
     assert fast_runner(huge).inference_chunk == 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inference_chunk_keeps_winograds_planes_within_their_budget(dtype):
+    conv = Conv2D(64, 3)
+    conv.build((13, 13, 32), dtype)  # the seed CNN's second conv
+    runner = fast_runner(conv)
+    runner.crop_output((10, 10, 64))  # what its pool reads: 5 x 5 tiles
+    per_sample = 16 * 25 * (32 + 64) * np.dtype(dtype).itemsize  # V and M
+    assert runner.inference_chunk == fast_conv.WINOGRAD_CHUNK_BYTES // per_sample  # 20 in f32
 
 
 @settings(deadline=None, max_examples=15)
