@@ -150,7 +150,7 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
             for a_shape, b_shape in pairs:
                 a = rng.random(a_shape, np.float32)
                 b = rng.random(b_shape, np.float32)
-                c = np.empty((a_shape[0], b_shape[1]), np.float32)
+                c = np.empty((*a_shape[:-1], b_shape[-1]), np.float32)  # stacks too
                 total += _time(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), 15)
             gemm[name] = total
 

@@ -84,16 +84,46 @@ def filter_transform(W: np.ndarray) -> np.ndarray:
 
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
 @njit(cache=True, nogil=True, inline="always")
+def _bt(d0, d1, d2, d3):
+    """B^T applied to one column of four values."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _input_tile_inside(x, r, s, out, p, n):
+    """:func:`_input_sample` for one tile whose 4 x 4 patch at (r, s) lies inside ``x``:
+    straight from ``x``, the same additions in the same order as through the patch."""
+    for c in range(x.shape[3]):
+        t00, t10, t20, t30 = _bt(x[n, r, s, c], x[n, r + 1, s, c],
+                                 x[n, r + 2, s, c], x[n, r + 3, s, c])
+        t01, t11, t21, t31 = _bt(x[n, r, s + 1, c], x[n, r + 1, s + 1, c],
+                                 x[n, r + 2, s + 1, c], x[n, r + 3, s + 1, c])
+        t02, t12, t22, t32 = _bt(x[n, r, s + 2, c], x[n, r + 1, s + 2, c],
+                                 x[n, r + 2, s + 2, c], x[n, r + 3, s + 2, c])
+        t03, t13, t23, t33 = _bt(x[n, r, s + 3, c], x[n, r + 1, s + 3, c],
+                                 x[n, r + 2, s + 3, c], x[n, r + 3, s + 3, c])
+        out[0, p, c], out[1, p, c], out[2, p, c], out[3, p, c] = _bt(t00, t01, t02, t03)
+        out[4, p, c], out[5, p, c], out[6, p, c], out[7, p, c] = _bt(t10, t11, t12, t13)
+        out[8, p, c], out[9, p, c], out[10, p, c], out[11, p, c] = _bt(t20, t21, t22, t23)
+        out[12, p, c], out[13, p, c], out[14, p, c], out[15, p, c] = _bt(t30, t31, t32, t33)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _input_sample(x, pad_top, pad_left, th, tw, patch, out, n):
     """Write ``out[n]``: B^T d B for every tile of sample ``n`` and every channel.
 
-    ``patch`` (4, 4, C) is scratch: the tile's input window, zero where it leaves ``x``,
-    so the transform itself runs branch-free along the channels.
+    A tile whose patch lies inside ``x`` reads it directly. For the others ``patch``
+    (4, 4, C) is scratch: the tile's input window, zero where it leaves ``x``, so the
+    transform itself runs branch-free along the channels.
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     for ti in range(th):
         for tj in range(tw):
             p = (n * th + ti) * tw + tj
+            r0, s0 = 2 * ti - pad_top, 2 * tj - pad_left
+            if r0 >= 0 and r0 + 4 <= H and s0 >= 0 and s0 + 4 <= W:
+                _input_tile_inside(x, r0, s0, out, p, n)
+                continue
             for u in range(4):
                 r = 2 * ti - pad_top + u
                 for v in range(4):

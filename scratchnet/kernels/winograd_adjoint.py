@@ -74,11 +74,49 @@ def _output_adjoint_sample(dz, th, tw, out, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _b(m0, m1, m2, m3):
+    """B applied to one column of four values (B^T's columns)."""
+    return m0, m1 - m2 + m3, m2 + m1 - m0, -m3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _input_adjoint_tile_inside(m, r, s, out, p, n):
+    """:func:`_input_adjoint_sample` for one tile whose patch at (r, s) lies inside ``out``:
+    no scratch, the same additions in the same order as through the patch."""
+    for c in range(out.shape[3]):
+        a00, a01, a02, a03 = _b(m[0, p, c], m[1, p, c], m[2, p, c], m[3, p, c])
+        a10, a11, a12, a13 = _b(m[4, p, c], m[5, p, c], m[6, p, c], m[7, p, c])
+        a20, a21, a22, a23 = _b(m[8, p, c], m[9, p, c], m[10, p, c], m[11, p, c])
+        a30, a31, a32, a33 = _b(m[12, p, c], m[13, p, c], m[14, p, c], m[15, p, c])
+        o00, o10, o20, o30 = _b(a00, a10, a20, a30)
+        o01, o11, o21, o31 = _b(a01, a11, a21, a31)
+        o02, o12, o22, o32 = _b(a02, a12, a22, a32)
+        o03, o13, o23, o33 = _b(a03, a13, a23, a33)
+        out[n, r, s, c] += o00
+        out[n, r, s + 1, c] += o01
+        out[n, r, s + 2, c] += o02
+        out[n, r, s + 3, c] += o03
+        out[n, r + 1, s, c] += o10
+        out[n, r + 1, s + 1, c] += o11
+        out[n, r + 1, s + 2, c] += o12
+        out[n, r + 1, s + 3, c] += o13
+        out[n, r + 2, s, c] += o20
+        out[n, r + 2, s + 1, c] += o21
+        out[n, r + 2, s + 2, c] += o22
+        out[n, r + 2, s + 3, c] += o23
+        out[n, r + 3, s, c] += o30
+        out[n, r + 3, s + 1, c] += o31
+        out[n, r + 3, s + 2, c] += o32
+        out[n, r + 3, s + 3, c] += o33
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _input_adjoint_sample(m, pad_top, pad_left, th, tw, patch, out, n):
     """Write ``out[n]``: the sum of B dV B^T over the tiles, each on its 4 x 4 patch.
 
-    ``patch`` (4, 4, C) is scratch. Tiles run in order, so the overlaps add up in the same
-    order in every kernel.
+    A tile whose patch lies inside ``out`` adds onto it directly; for the others
+    ``patch`` (4, 4, C) is scratch. Tiles run in order, so the overlaps add up in the
+    same order in every kernel.
     """
     H, W, C = out.shape[1], out.shape[2], out.shape[3]
     for r in range(H):
@@ -88,6 +126,10 @@ def _input_adjoint_sample(m, pad_top, pad_left, th, tw, patch, out, n):
     for ti in range(th):
         for tj in range(tw):
             p = (n * th + ti) * tw + tj
+            r0, s0 = 2 * ti - pad_top, 2 * tj - pad_left
+            if r0 >= 0 and r0 + 4 <= H and s0 >= 0 and s0 + 4 <= W:
+                _input_adjoint_tile_inside(m, r0, s0, out, p, n)
+                continue
             for c in range(C):
                 # B's rows from B^T's columns: (m0), (m1 - m2 + m3), (m2 + m1 - m0), (-m3);
                 # first along v for each u, then along u.
