@@ -35,6 +35,7 @@ import numpy as np
 
 from scratchnet.fast.bias_activation import BiasActivation
 from scratchnet.fast.runner import Runner
+from scratchnet.fast.scratch import Scratch
 from scratchnet.fast.winograd import Winograd, applies
 from scratchnet.kernels import small_k
 from scratchnet.kernels.im2col import col2im, im2col
@@ -65,6 +66,7 @@ class FastConv2D(Runner):
         # Scratch (rows, K) matrices, reallocated only when their size changes: the im2col
         # matrix of the batch, and dcols for one backward chunk.
         self.cols = self.dcols = None
+        self.scratch = Scratch()
         self.n = None  # batch size of the last forward; None until there is one
         self.crop_output(None)
 
@@ -97,11 +99,9 @@ class FastConv2D(Runner):
 
     # -- running ----------------------------------------------------------------------------------
     def _buffer(self, attr: str, rows: int) -> np.ndarray:
-        """A (rows, K) scratch matrix, reallocated only when the batch size changes."""
-        buf = getattr(self, attr)
-        if buf is None or buf.shape[0] != rows or buf.dtype != self.layer.dtype:
-            buf = np.empty((rows, self.K), dtype=self.layer.dtype)
-            setattr(self, attr, buf)
+        """A (rows, K) scratch matrix, kept for the last two sizes (see fast/scratch.py)."""
+        buf = self.scratch.get(attr, (rows, self.K), self.layer.dtype)
+        setattr(self, attr, buf)
         return buf
 
     def _linear(self, x):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchnet.fast.scratch import Scratch
 from scratchnet.kernels import winograd as k
 from scratchnet.kernels import winograd_adjoint as adj
 
@@ -47,17 +48,15 @@ class Winograd:
     def __init__(self, out, pad_top, pad_left):
         self.out, self.pad_top, self.pad_left = out, pad_top, pad_left
         self.th, self.tw = k.tiles(*out)
-        self.V = self.M = None  # (16, R, C) and (16, R, F) planes, kept while N is unchanged
+        self.scratch = Scratch()
+        self.V = self.M = None  # (16, R, C) and (16, R, F) planes of the last call
         self.U = None  # (16, C, F): the last forward's transformed filters
         self.n, self.x_shape = None, None  # of the last forward's input
 
     def _planes(self, attr, n, width, dtype):
-        buf = getattr(self, attr)
-        tiles = n * self.th * self.tw
-        rows = k.plane_rows(tiles, width * np.dtype(dtype).itemsize)
-        if buf is None or buf.shape != (16, rows, width) or buf.dtype != dtype:
-            buf = np.zeros((16, rows, width), dtype)  # rows past the tiles stay 0
-            setattr(self, attr, buf)
+        rows = k.plane_rows(n * self.th * self.tw, np.dtype(dtype).itemsize * width)
+        buf = self.scratch.get(attr, (16, rows, width), dtype, zeros=True)  # the rows past
+        setattr(self, attr, buf)  # the tiles stay 0
         return buf
 
     def _products(self, x, W):

@@ -38,6 +38,8 @@ plain-NumPy definitions the tests hold them to.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numba import njit, prange
 
@@ -63,6 +65,7 @@ def tiles(h: int, w: int) -> tuple[int, int]:
     return (h + 1) // 2, (w + 1) // 2
 
 
+@cache
 def plane_rows(tiles: int, row_bytes: int) -> int:
     """Rows per plane, >= ``tiles``, so that the 16 planes start in as many different
     cache sets as rows of ``row_bytes`` allow (16 up to 256-byte rows): the first count
