@@ -100,7 +100,7 @@ def planes(batches=(36, 64, 128), repeats: int = 30) -> list[list]:
     return rows
 
 
-def chunks(sizes=(9, 12, 18, 20, 26, 36), rounds: int = 3, repeats: int = 15) -> list[list]:
+def chunks(sizes=(9, 12, 16, 18, 20, 26, 36), rounds: int = 3, repeats: int = 15) -> list[list]:
     from scratchnet.seed_models import seed_cnn
 
     x = np.random.default_rng(0).random((1024, 28, 28, 1), F32)

@@ -46,7 +46,7 @@ BACKWARD_CHUNK_BYTES = 2 << 20
 #: Bytes of im2col matrix per inference chunk: about one core's L2 cache.
 INFERENCE_CHUNK_BYTES = 4 << 20
 #: Bytes of Winograd's planes (transformed patches and products) per inference chunk.
-WINOGRAD_CHUNK_BYTES = 3 << 20
+WINOGRAD_CHUNK_BYTES = 11 << 18  # 2.75 MiB
 
 
 class FastConv2D(Runner):
