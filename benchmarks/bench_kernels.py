@@ -81,6 +81,10 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         cols = randn(n, ho, ho, 9 * c)
         return lambda: (cols.copy(), 3, 3, 1, 1, 0, 0, np.empty((n, h, h, c), F32))
 
+    def conv_pool_args():  # the first conv and its pool at inference, in one pass
+        x, w = randn(n, 28, 28, 1), 0.3 * randn(3, 3, 1, 32)
+        return lambda: (x.copy(), w.copy(), np.empty((n, 13, 13, 32), F32))
+
     def winograd_args(kind):  # the second conv by Winograd: 13 x 13 x 32 in, 10 x 10 x 64 out
         from scratchnet.kernels.winograd import plane_rows
 
@@ -172,6 +176,8 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("im2col_valid", "conv2", f"({n},13,13,32) k3 -> ({n},10,10,288)",
              valid_args(13, 32, 10)),
         Case("col2im", "conv2", f"({n},10,10,288) -> ({n},13,13,32)", col2im_args(13, 32, 10)),
+        Case("conv3x3_maxpool", "conv1 + pool1 (inference)",
+             f"({n},28,28,1) k3 -> ({n},13,13,32)", conv_pool_args()),
         Case("winograd_input", "conv2", f"({n},13,13,32) -> (16,{n * 25}+,32)",
              winograd_args("input")),
         Case("winograd_output", "conv2", f"(16,{n * 25}+,64) -> ({n},10,10,64)",

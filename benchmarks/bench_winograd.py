@@ -12,7 +12,10 @@ data-parallel step runs, float32, the seed CNN's second convolution (13 x 13 in,
    ``plane_rows``' padded count: at batch sizes where a plane is a multiple of 4 KiB
    the unpadded planes share cache sets;
 3. inference of the whole seed CNN (``predict``, both cores) by the inference chunk size
-   (``scratchnet.fast.conv2d.WINOGRAD_CHUNK_BYTES``).
+   (``scratchnet.fast.conv2d.WINOGRAD_CHUNK_BYTES``);
+4. a first layer and its pool at inference (28 x 28 x C in, 32 filters, 13 x 13 out,
+   18 samples, one thread): ``kernels.conv_pool``'s one pass against im2col + GEMM +
+   pool, by C, up to where Winograd takes over.
 """
 
 from __future__ import annotations
@@ -121,6 +124,35 @@ def chunks(sizes=(9, 12, 16, 18, 20, 26, 36), rounds: int = 3, repeats: int = 15
             for size, v in rates.items()]
 
 
+def one_pass(channels=(1, 2, 3, 4, 8, 12, 15), n: int = 18, repeats: int = 40) -> list[list]:
+    from scratchnet import blas
+    from scratchnet.fast import conv2d, runner_for
+    from scratchnet.kernels.conv_pool import conv3x3_maxpool
+    from scratchnet.kernels.threads import serial_kernels
+    from scratchnet.layers import Conv2D, MaxPool2D
+
+    rng = np.random.default_rng(0)
+    rows = []
+    with serial_kernels(), blas.single_threaded():
+        for c in channels:
+            conv = Conv2D(32, 3, activation="relu")
+            conv.build((28, 28, c), F32, rng)
+            pool = MaxPool2D(2)
+            pool.build(conv.output_shape, F32)
+            runner = conv2d.FastConv2D(conv, conv.grads)
+            fpool = runner_for(pool, pool.grads)
+            runner.crop_output(fpool.input_window())
+            x = rng.standard_normal((n, 28, 28, c)).astype(F32)
+            out = np.empty((n, 13, 13, 32), F32)
+            fused = _median_ms(lambda x=x, out=out, w=conv.params["W"]:
+                               conv3x3_maxpool(x, w, out), repeats)
+
+            def plain(r=runner, x=x, p=fpool):  # im2col + GEMM, then the pool
+                return p.forward(r._linear(x).reshape(len(x), 26, 26, 32), False)
+            rows.append([c, f"{_median_ms(plain, repeats):.3f}", f"{fused:.3f}"])
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=15)
@@ -134,6 +166,9 @@ def main(argv=None) -> int:
     print()
     print(common.md_table(["inference chunk", "predict samples/s, median", "range"],
                           chunks(repeats=args.repeats)))
+    print()
+    print(common.md_table(["C", "im2col + GEMM + pool ms", "one pass ms"],
+                          one_pass(repeats=2 * args.repeats)))
     print(f"\ncommit {common.git_revision()}, load average {common.loadavg()}")
     return 0
 

@@ -126,6 +126,14 @@ run(winograd.winograd_output_pool_serial, m, 3, 3, pooled)
 run(winograd_adjoint.winograd_output_adjoint_serial, conv, 3, 3, tplanes)
 run(winograd_adjoint.winograd_input_adjoint_serial, planes, 0, 0, 3, 3, dx)
 keep(planes, conv, pooled, tplanes, dx)
+
+from scratchnet.kernels import conv_pool
+for channels in (1, 2):  # the one-channel path and the general one
+    x = rng.standard_normal((2, 8, 7, channels)).astype(F)
+    W = rng.standard_normal((3, 3, channels, 4)).astype(F)
+    out = np.empty((2, 3, 2, 4), F)
+    run(conv_pool.conv3x3_maxpool_serial, x, W, out)
+    keep(out)
 """
 
 

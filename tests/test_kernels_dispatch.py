@@ -8,6 +8,7 @@ import pytest
 from scratchnet.kernels import (
     adam,
     bias_act,
+    conv_pool,
     im2col,
     lstm,
     maxpool,
@@ -23,6 +24,7 @@ FAMILIES = [
     (im2col, "im2col", 8, 0, 1),
     (im2col, "im2col_valid", 4, 0, 1),
     (im2col, "col2im", 8, 0, 1),
+    (conv_pool, "conv3x3_maxpool", 3, 0, 1),
     (winograd, "winograd_input", 6, 0, 1),
     (winograd, "winograd_output", 4, 0, 1),
     (winograd, "winograd_output_pool", 4, 0, 1),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scratchnet.kernels import (
     adam,
     bias_act,
+    conv_pool,
     im2col,
     lstm,
     maxpool,
@@ -103,6 +104,18 @@ def test_winograd_transforms(v, dtype, seed):
         want = reference(getattr(module, name + "_reference"), *args, np.empty(out_shape, dtype))
         got = getattr(module, name + v)(*args, np.empty(out_shape, dtype))
         assert_same(got, want, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("v", VARIANTS)
+@seeds
+def test_conv3x3_maxpool(v, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = sprinkle(rng, rng.standard_normal((2, 9, 8, 2)).astype(dtype), fraction=0.02)
+    W = rng.standard_normal((3, 3, 2, 5)).astype(dtype)
+    want = reference(conv_pool.conv3x3_maxpool_reference, x, W, np.empty((2, 3, 3, 5), dtype))
+    got = getattr(conv_pool, "conv3x3_maxpool" + v)(x, W, np.empty((2, 3, 3, 5), dtype))
+    assert_same(got, want, dtype, "conv3x3_maxpool")
 
 
 # -- max-pooling -------------------------------------------------------------------------------

@@ -31,13 +31,17 @@ def test_inference_pools_before_the_bias_and_relu_and_nothing_changes(dtype):
     h = x
     for runner in model._engine.whole:  # one at a time: bias and ReLU before each pool
         h = runner.forward(h, False)
-    parallel.set_workers(1)  # the same GEMM shapes as above, so the same bits
+    parallel.set_workers(1)  # the same GEMM shapes as above
     try:
         predicted = model.predict(x, batch_size=n)
     finally:
         parallel.set_workers(None)
     assert predicted.dtype == np.dtype(dtype)
-    np.testing.assert_array_equal(predicted, h)
+    # Pooling first is exact (tests/test_fast_conv2d.py), but here each conv also computes
+    # its pooled map in its own way (kernels.conv_pool, Winograd's fused max), whose sums
+    # round differently from im2col + GEMM.
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(predicted, h, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])

@@ -15,7 +15,9 @@ What it skips, none of which changes the maths beyond the order of float sums:
 - the outputs the next layer never reads (:meth:`FastConv2D.crop_output`): a 'valid'
   2x2 max-pool on the seed CNN's 11 x 11 maps reads only 10 x 10;
 - at inference before a max-pool, the bias and ReLU on the values the pool drops
-  (:meth:`FastConv2D.pooled`).
+  (:meth:`FastConv2D.pooled`); on few channels (a first layer on grayscale images) with
+  a 2 x 2 pool, the conv's map itself: ``kernels.conv_pool`` computes each pooling
+  window's four sums from one 4 x 4 patch and keeps their max.
 
 A 3 x 3, stride-1 convolution on enough channels (the seed CNN's second) runs by Winograd
 F(2x2, 3x3) instead, forward and backward (``scratchnet.fast.winograd``): the same
@@ -36,8 +38,9 @@ import numpy as np
 from scratchnet.fast.bias_activation import BiasActivation
 from scratchnet.fast.runner import Runner
 from scratchnet.fast.scratch import Scratch
-from scratchnet.fast.winograd import Winograd, applies
+from scratchnet.fast.winograd import MIN_CHANNELS, Winograd, applies
 from scratchnet.kernels import small_k
+from scratchnet.kernels.conv_pool import conv3x3_maxpool
 from scratchnet.kernels.im2col import col2im, im2col
 from scratchnet.layers.geometry import conv_output_size
 
@@ -94,6 +97,17 @@ class FastConv2D(Runner):
     def computed_shape(self):
         return (*self.out, self.layer.filters)
 
+    def _pools_in_one_pass(self, pool):
+        """Whether ``kernels.conv_pool`` computes pool(conv) here: a 3 x 3, stride-1 conv
+        with no padding on fewer channels than Winograd takes, and a 2 x 2, stride-2
+        'valid' pool whose windows tile the part of the map computed."""
+        layer, (ph, pw), (sh, sw) = self.layer, pool.layer.pool_size, pool.layer.strides
+        return (layer.kernel_size == (3, 3) and layer.strides == (1, 1)
+                and (self.pad_top, self.pad_left) == (0, 0)
+                and layer.input_shape[2] < MIN_CHANNELS
+                and (ph, pw, sh, sw) == (2, 2, 2, 2) and pool.layer.padding == "valid"
+                and self.out == (2 * pool.Ho, 2 * pool.Wo))
+
     def pools_first(self, after):
         return after.commutes_with_increasing and self.tail.relu
 
@@ -140,6 +154,10 @@ class FastConv2D(Runner):
         if self.winograd is not None and self.winograd.pools(pool):
             self.n = x.shape[0]
             y = self.winograd.pooled(x, self.layer.params["W"])
+        elif self._pools_in_one_pass(pool):
+            self.n = x.shape[0]
+            y = np.empty((x.shape[0], pool.Ho, pool.Wo, self.layer.filters), self.layer.dtype)
+            conv3x3_maxpool(x, self.layer.params["W"], y)
         else:
             z = self._linear(x).reshape(x.shape[0], *self.computed_shape)
             y = pool.forward(z, False)
