@@ -93,11 +93,11 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         m = randn(16, plane_rows(tiles, 64 * 4), 64)
         dv = randn(16, plane_rows(tiles, 32 * 4), 32)
         return {
-            "input": lambda: (x.copy(), 0, 0, 5, 5, np.empty_like(dv)),
+            "input": lambda: (x.copy(), 5, 5, np.empty_like(dv)),
             "output": lambda: (m.copy(), 5, 5, np.empty((n, 10, 10, 64), F32)),
             "output_pool": lambda: (m.copy(), 5, 5, np.empty((n, 5, 5, 64), F32)),
             "output_adjoint": lambda: (dz.copy(), 5, 5, np.empty_like(m)),
-            "input_adjoint": lambda: (dv.copy(), 0, 0, 5, 5, np.empty_like(x)),
+            "input_adjoint": lambda: (dv.copy(), 5, 5, np.empty_like(x)),
         }[kind]
 
     def pool_shapes(h, c):

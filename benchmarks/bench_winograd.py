@@ -97,7 +97,7 @@ def planes(batches=(36, 64, 128), repeats: int = 30) -> list[list]:
                                   ("plane_rows", k.plane_rows(tiles, 128),
                                    k.plane_rows(tiles, 256))):
                 V, M = np.zeros((16, rv, 32), F32), rng.standard_normal((16, rm, 64)).astype(F32)
-                t_in = _median_ms(lambda V=V, x=x: k.winograd_input(x, 0, 0, 5, 5, V), repeats)
+                t_in = _median_ms(lambda V=V, x=x: k.winograd_input(x, 5, 5, V), repeats)
                 t_out = _median_ms(lambda M=M, z=z: k.winograd_output(M, 5, 5, z), repeats)
                 rows.append([n, label, f"{rv} / {rm}", f"{t_in:.3f}", f"{t_out:.3f}"])
     return rows

@@ -87,18 +87,18 @@ def test_winograd_transforms(v, dtype, seed):
     """A patch or tile holding a non-finite value makes non-finite what its sums touch;
     an inf may come out NaN (inf - inf) where a direct sum would keep it inf."""
     rng = np.random.default_rng(seed)
-    n, th, tw = 2, 3, 2  # a 5 x 4 map of a 3 x 3 convolution, padded by 1
+    n, th, tw = 2, 3, 2  # a 6 x 4 map of a 3 x 3 convolution on 9 x 7 (one row unread)
     tiles = n * th * tw
-    x = sprinkle(rng, rng.standard_normal((n, 6, 5, 3)).astype(dtype))
+    x = sprinkle(rng, rng.standard_normal((n, 9, 7, 3)).astype(dtype))
     m = sprinkle(rng, rng.standard_normal((16, tiles, 4)).astype(dtype))
-    dz = sprinkle(rng, rng.standard_normal((n, 5, 4, 4)).astype(dtype))
+    dz = sprinkle(rng, rng.standard_normal((n, 6, 4, 4)).astype(dtype))
     dv = sprinkle(rng, rng.standard_normal((16, tiles, 3)).astype(dtype))
     calls = [
-        (winograd, "winograd_input", (x, 1, 1, th, tw), (16, tiles, 3)),
-        (winograd, "winograd_output", (m, th, tw), (n, 5, 4, 4)),
+        (winograd, "winograd_input", (x, th, tw), (16, tiles, 3)),
+        (winograd, "winograd_output", (m, th, tw), (n, 6, 4, 4)),
         (winograd, "winograd_output_pool", (m, th, tw), (n, th, tw, 4)),
         (winograd_adjoint, "winograd_output_adjoint", (dz, th, tw), (16, tiles, 4)),
-        (winograd_adjoint, "winograd_input_adjoint", (dv, 1, 1, th, tw), x.shape),
+        (winograd_adjoint, "winograd_input_adjoint", (dv, th, tw), x.shape),
     ]
     for module, name, args, out_shape in calls:
         want = reference(getattr(module, name + "_reference"), *args, np.empty(out_shape, dtype))

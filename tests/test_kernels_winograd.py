@@ -28,14 +28,12 @@ INPUT_ADJ = [wa.winograd_input_adjoint_parallel, wa.winograd_input_adjoint_seria
 
 @st.composite
 def geometries(draw):
-    """N, (H, W), C, F, padding before, and the (h, w) output map computed: the tiles'
-    patches may run past the input (read as 0) and the map may be cropped or odd."""
+    """N, (H, W), C, F and the tiles (th, tw): whole tiles inside the input, which may
+    have a row or two, a column or two, that no tile reads (a cropped map)."""
     n, c, f = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 4))
-    H, W = draw(st.integers(1, 9)), draw(st.integers(1, 9))
-    pt, pl = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    h = draw(st.integers(1, max(1, H + 2 * pt - 2)))
-    w = draw(st.integers(1, max(1, W + 2 * pl - 2)))
-    return n, (H, W), c, f, (pt, pl), (h, w)
+    th, tw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    H, W = 2 * th + 2 + draw(st.integers(0, 2)), 2 * tw + 2 + draw(st.integers(0, 2))
+    return n, (H, W), c, f, (th, tw)
 
 
 def planes(rng, n_tiles, width, dtype, extra=2):
@@ -46,10 +44,10 @@ def planes(rng, n_tiles, width, dtype, extra=2):
     return a
 
 
-def direct_conv(x, W, pads, out_hw):
+def direct_conv(x, W, out_hw):
     """The convolution as its definition: float64 sums over each 3 x 3 window."""
-    (pt, pl), (h, w) = pads, out_hw
-    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, h + 2), (pl, w + 2), (0, 0)))
+    h, w = out_hw
+    xp = x.astype(np.float64)
     y = np.zeros((x.shape[0], h, w, W.shape[3]))
     for i in range(h):
         for j in range(w):
@@ -86,8 +84,8 @@ def test_plane_rows_spread_the_sixteen_planes_over_the_cache_sets():
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_kernel_equals_its_reference_exactly(dtype, geo, seed):
-    n, (H, W), C, F, (pt, pl), (h, w) = geo
-    th, tw = wg.tiles(h, w)
+    n, (H, W), C, F, (th, tw) = geo
+    h, w = 2 * th, 2 * tw
     tiles = n * th * tw
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, H, W, C)).astype(dtype)
@@ -96,14 +94,14 @@ def test_every_kernel_equals_its_reference_exactly(dtype, geo, seed):
     dv = planes(rng, tiles, C, dtype)
     pooled = (n, th, tw, F)
 
-    want_v = wg.winograd_input_reference(x, pt, pl, th, tw, np.zeros((16, tiles, C), dtype))
+    want_v = wg.winograd_input_reference(x, th, tw, np.zeros((16, tiles, C), dtype))
     want_z = wg.winograd_output_reference(m, th, tw, np.empty((n, h, w, F), dtype))
     want_p = wg.winograd_output_pool_reference(m, th, tw, np.empty(pooled, dtype))
     want_t = wa.winograd_output_adjoint_reference(dz, th, tw, np.zeros((16, tiles, F), dtype))
-    want_dx = wa.winograd_input_adjoint_reference(dv, pt, pl, th, tw, np.empty_like(x))
+    want_dx = wa.winograd_input_adjoint_reference(dv, th, tw, np.empty_like(x))
     for kernels in zip(INPUT, OUTPUT, OUTPUT_POOL, OUTPUT_ADJ, INPUT_ADJ, strict=True):
         k_in, k_out, k_pool, k_oadj, k_iadj = kernels
-        v = k_in(x, pt, pl, th, tw, np.full((16, tiles + 1, C), 7, dtype))
+        v = k_in(x, th, tw, np.full((16, tiles + 1, C), 7, dtype))
         np.testing.assert_array_equal(v[:, :tiles], want_v)
         assert (v[:, tiles:] == 7).all()  # rows past the tiles are left alone
         np.testing.assert_array_equal(k_out(m, th, tw, np.full((n, h, w, F), np.nan, dtype)),
@@ -111,7 +109,7 @@ def test_every_kernel_equals_its_reference_exactly(dtype, geo, seed):
         np.testing.assert_array_equal(k_pool(m, th, tw, np.empty(pooled, dtype)), want_p)
         t = k_oadj(dz, th, tw, np.full((16, tiles, F), np.nan, dtype))
         np.testing.assert_array_equal(t, want_t)
-        np.testing.assert_array_equal(k_iadj(dv, pt, pl, th, tw, np.full_like(x, np.nan)),
+        np.testing.assert_array_equal(k_iadj(dv, th, tw, np.full_like(x, np.nan)),
                                       want_dx)
 
 
@@ -120,13 +118,13 @@ def test_every_kernel_equals_its_reference_exactly(dtype, geo, seed):
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_the_backward_kernels_are_the_adjoints_of_the_forward_ones(geo, seed):
     """<f(a), b> = <a, f^T(b)> for each transform, in float64."""
-    n, (H, W), C, F, (pt, pl), (h, w) = geo
-    th, tw = wg.tiles(h, w)
+    n, (H, W), C, F, (th, tw) = geo
+    h, w = 2 * th, 2 * tw
     tiles = n * th * tw
     rng = np.random.default_rng(seed)
     x, dv = rng.standard_normal((n, H, W, C)), rng.standard_normal((16, tiles, C))
-    v = wg.winograd_input(x, pt, pl, th, tw, np.empty((16, tiles, C)))
-    dx = wa.winograd_input_adjoint(dv, pt, pl, th, tw, np.empty_like(x))
+    v = wg.winograd_input(x, th, tw, np.empty((16, tiles, C)))
+    dx = wa.winograd_input_adjoint(dv, th, tw, np.empty_like(x))
     assert np.vdot(v, dv) == pytest.approx(np.vdot(x, dx), rel=1e-12, abs=1e-12)
     m, dz = rng.standard_normal((16, tiles, F)), rng.standard_normal((n, h, w, F))
     z = wg.winograd_output(m, th, tw, np.empty((n, h, w, F)))
@@ -142,16 +140,16 @@ def test_the_backward_kernels_are_the_adjoints_of_the_forward_ones(geo, seed):
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_transforms_and_sixteen_products_are_the_convolution(dtype, geo, seed):
-    n, (H, W), C, F, pads, (h, w) = geo
-    th, tw = wg.tiles(h, w)
+    n, (H, W), C, F, (th, tw) = geo
+    h, w = 2 * th, 2 * tw
     tiles = n * th * tw
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, H, W, C)).astype(dtype)
     g = rng.standard_normal((3, 3, C, F)).astype(dtype)
-    v = wg.winograd_input(x, *pads, th, tw, np.empty((16, tiles, C), dtype))
+    v = wg.winograd_input(x, th, tw, np.empty((16, tiles, C), dtype))
     m = np.matmul(v, wg.filter_transform(g))
     z = wg.winograd_output(m, th, tw, np.empty((n, h, w, F), dtype))
-    want = direct_conv(x, g, pads, (h, w))
+    want = direct_conv(x, g, (h, w))
     tol = 1e-5 if dtype == np.float32 else 1e-13  # of the largest output
     np.testing.assert_allclose(z, want, rtol=0, atol=tol * max(1.0, np.abs(want).max()))
     # And the backward: dW and dx of sum(z * dz), against the direct sums' gradients.
@@ -159,16 +157,15 @@ def test_the_transforms_and_sixteen_products_are_the_convolution(dtype, geo, see
     t = wa.winograd_output_adjoint(dz, th, tw, np.empty((16, tiles, F), dtype))
     dg = wa.filter_transform_adjoint(np.matmul(v.transpose(0, 2, 1), t))
     dv = np.matmul(t, wg.filter_transform(g).transpose(0, 2, 1))
-    dx = wa.winograd_input_adjoint(dv, *pads, th, tw, np.empty_like(x))
-    (pt, pl), d64 = pads, dz.astype(np.float64)
-    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, h + 2), (pl, w + 2), (0, 0)))
+    dx = wa.winograd_input_adjoint(dv, th, tw, np.empty_like(x))
+    d64, xp = dz.astype(np.float64), x.astype(np.float64)
     want_dg, dxp = np.zeros(g.shape), np.zeros(xp.shape)
     for i in range(h):
         for j in range(w):
             want_dg += np.einsum("nabc,nf->abcf", xp[:, i:i + 3, j:j + 3], d64[:, i, j])
             dxp[:, i:i + 3, j:j + 3] += np.einsum("abcf,nf->nabc", g.astype(np.float64),
                                                   d64[:, i, j])
-    want_dx = dxp[:, pt:pt + H, pl:pl + W]
+    want_dx = dxp
     np.testing.assert_allclose(dg, want_dg, rtol=0, atol=tol * max(1.0, np.abs(want_dg).max()))
     np.testing.assert_allclose(dx, want_dx, rtol=0, atol=tol * max(1.0, np.abs(want_dx).max()))
 

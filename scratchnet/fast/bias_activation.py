@@ -5,6 +5,11 @@ it here. With ReLU (the common case) the bias and the activation are one numba p
 forward and one backward (``scratchnet.kernels.bias_act``): the mask the backward needs
 is recovered from the output (y > 0 exactly where z + b > 0), so nothing else is kept.
 Any other activation runs its reference pair after the bias.
+
+SMALL: below the size at which ``bias_act`` would wake the thread pool, the bias add and
+the bias gradient without ReLU (a classifier head before its softmax: (128, 47) in the
+seed models) run in NumPy, which is as fast at that size; their numba kernels would
+cost a first run about 0.7 s of compiling (benchmarks/README.md, "Cost of starting").
 """
 
 from __future__ import annotations
@@ -42,7 +47,10 @@ class BiasActivation:
             self.relu_out = k.bias_relu(z, b)
             return z
         self.relu_out = None
-        k.bias_add(z, b)
+        if z.size < k.PARALLEL_MIN_ELEMENTS:
+            np.add(z, b, out=z)  # small (a classifier head): see SMALL below
+        else:
+            k.bias_add(z, b)
         return self.activation.forward(z, training) if self.activated else z
 
     def backward(self, dy: np.ndarray, db: np.ndarray) -> np.ndarray:
@@ -54,5 +62,8 @@ class BiasActivation:
             return self._dz
         if self.activated:
             dy = np.ascontiguousarray(self.activation.backward(dy))
-        k.column_sums(dy, db)
+        if dy.size < k.PARALLEL_MIN_ELEMENTS:
+            np.sum(dy, axis=0, out=db)  # small (a classifier head): see SMALL below
+        else:
+            k.column_sums(dy, db)
         return dy

@@ -82,8 +82,9 @@ class FastConv2D(Runner):
             raise ValueError(f"{self.layer.name}: cannot crop an output of shape "
                              f"{(self.Ho, self.Wo, F)} to {tuple(shape)}")
         self.out = (h, w)  # the (rows, columns) of output computed
-        self.winograd = (Winograd(self.out, self.pad_top, self.pad_left)
-                         if applies(self.layer) else None)
+        self.winograd = (Winograd(self.out)
+                         if applies(self.layer, self.out, (self.pad_top, self.pad_left))
+                         else None)
         itemsize = self.layer.dtype.itemsize
         if self.winograd is not None:  # V and M: 16 planes of C and F values per tile
             tiles = self.winograd.th * self.winograd.tw

@@ -13,7 +13,9 @@ written.
 Where it is used, and why only there (measured: benchmarks/README.md, "Winograd for
 the second convolution"): with few input channels each tile's GEMM row is short and
 the transforms cost more than the multiplications they save, so a first layer on
-grayscale images keeps im2col.
+grayscale images keeps im2col. The kernels take whole tiles inside the input only (no
+padding, even sides), which keeps them quick to compile; a 'same' conv or an odd map
+keeps im2col too.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ from scratchnet.kernels import winograd_adjoint as adj
 MIN_CHANNELS = 16
 
 
-def applies(layer) -> bool:
-    """Whether ``layer`` (a built Conv2D) is a 3 x 3, stride-1 convolution on enough channels."""
+def applies(layer, out, pads) -> bool:
+    """Whether ``layer`` (a built Conv2D) computing the ``out`` (h, w) of its map, with
+    ``pads`` (top, left) of padding, takes the Winograd path: a 3 x 3, stride-1
+    convolution on enough channels, with no padding (every tile's patch inside the input)
+    and even sides (whole tiles), which is what the kernels take."""
     return (layer.kernel_size == (3, 3) and layer.strides == (1, 1)
-            and layer.input_shape[2] >= MIN_CHANNELS)
+            and layer.input_shape[2] >= MIN_CHANNELS and tuple(pads) == (0, 0)
+            and out[0] % 2 == 0 and out[1] % 2 == 0)
 
 
 class Winograd:
@@ -40,13 +46,11 @@ class Winograd:
     Parameters
     ----------
     out : (int, int)
-        The (h, w) of the output map computed (a crop of the layer's, possibly).
-    pad_top, pad_left : int
-        The layer's padding before the first row and column.
+        The (h, w) of the output map computed (a crop of the layer's, possibly); even.
     """
 
-    def __init__(self, out, pad_top, pad_left):
-        self.out, self.pad_top, self.pad_left = out, pad_top, pad_left
+    def __init__(self, out):
+        self.out = out
         self.th, self.tw = k.tiles(*out)
         self.scratch = Scratch()
         self.V = self.M = None  # (16, R, C) and (16, R, F) planes of the last call
@@ -70,7 +74,7 @@ class Winograd:
         tiles = n * self.th * self.tw
         V = self._planes("V", n, C, x.dtype)
         M = self._planes("M", n, F, x.dtype)
-        k.winograd_input(x, self.pad_top, self.pad_left, self.th, self.tw, V)
+        k.winograd_input(x, self.th, self.tw, V)
         self.U = k.filter_transform(W)
         np.matmul(V[:, :tiles], self.U, out=M[:, :tiles])  # (16, tiles, C) @ (16, C, F)
         return M
@@ -97,15 +101,13 @@ class Winograd:
             return None
         np.matmul(T, self.U.transpose(0, 2, 1), out=V)  # dV; V is spent too, so dV takes it
         dx = np.empty(self.x_shape, dz.dtype)
-        return adj.winograd_input_adjoint(self.V, self.pad_top, self.pad_left, self.th,
-                                          self.tw, dx)
+        return adj.winograd_input_adjoint(self.V, self.th, self.tw, dx)
 
     def pools(self, pool) -> bool:
         """Whether ``pool`` (a FastMaxPool2D) takes exactly the tiles as its windows."""
         (ph, pw), (sh, sw) = pool.layer.pool_size, pool.layer.strides
-        even = (self.out[0] // 2, self.out[1] // 2) == (self.th, self.tw)
         return ((ph, pw, sh, sw) == (2, 2, 2, 2) and pool.layer.padding == "valid"
-                and even and (pool.Ho, pool.Wo) == (self.th, self.tw))
+                and (pool.Ho, pool.Wo) == (self.th, self.tw))
 
     def pooled(self, x, W):
         """x (N, H, W, C) -> the 2 x 2 max-pool of conv(x, W), (N, th, tw, F)."""

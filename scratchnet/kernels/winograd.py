@@ -18,11 +18,17 @@ within a few ulp of the largest term for the 3 x 3 case.
 
 Layouts, channels-last as the rest of the engine::
 
-    x    (N, H, W, C)             the input; padding is never materialised
-    V    (16, R, C)     V[xi, p, :] for tile p = (n th + ti) tw + tj, the patch at rows
-                        2 ti - pad_top ... + 3 and columns 2 tj - pad_left ... + 3
-    M    (16, R, F)     M[xi] = V[xi] @ U[xi], the 16 GEMMs
-    z    (N, h, w, F)   h <= 2 th, w <= 2 tw: the tiles' outputs inside the map
+    x    (N, H, W, C)     2 th + 2 <= H and 2 tw + 2 <= W: every patch lies inside x
+    V    (16, R, C)       V[xi, p, :] for tile p = (n th + ti) tw + tj, the patch at rows
+                          2 ti ... 2 ti + 3 and columns 2 tj ... 2 tj + 3
+    M    (16, R, F)       M[xi] = V[xi] @ U[xi], the 16 GEMMs
+    z    (N, 2 th, 2 tw, F)   the tiles' outputs
+
+The kernels take only whole tiles inside the input, a 'valid' convolution whose map (or
+the part of it computed) has even sides, as the seed CNN's second convolution: 13 x 13
+in, the 10 x 10 its pool reads out. With no padding and no partial tile to test, each
+is straight-line code per tile and channel, which numba compiles in a fraction of a
+second, and a first run waits for that (benchmarks/README.md, "Cost of starting").
 
 Each of the 16 planes holds R >= N th tw rows (:func:`plane_rows`): the transforms read
 or write all 16 planes at once, and planes a multiple of 4 KiB apart would share cache
@@ -87,82 +93,50 @@ def filter_transform(W: np.ndarray) -> np.ndarray:
 
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
 @njit(cache=True, nogil=True, inline="always")
-def _bt(d0, d1, d2, d3):
-    """B^T applied to one column of four values."""
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+def _input_sample(x, th, tw, out, n):
+    """Write sample ``n``'s rows of ``out``: V = B^T d B for every tile and channel.
 
-
-@njit(cache=True, nogil=True, inline="always")
-def _input_tile_inside(x, r, s, out, p, n):
-    """:func:`_input_sample` for one tile whose 4 x 4 patch at (r, s) lies inside ``x``:
-    straight from ``x``, the same additions in the same order as through the patch."""
-    for c in range(x.shape[3]):
-        t00, t10, t20, t30 = _bt(x[n, r, s, c], x[n, r + 1, s, c],
-                                 x[n, r + 2, s, c], x[n, r + 3, s, c])
-        t01, t11, t21, t31 = _bt(x[n, r, s + 1, c], x[n, r + 1, s + 1, c],
-                                 x[n, r + 2, s + 1, c], x[n, r + 3, s + 1, c])
-        t02, t12, t22, t32 = _bt(x[n, r, s + 2, c], x[n, r + 1, s + 2, c],
-                                 x[n, r + 2, s + 2, c], x[n, r + 3, s + 2, c])
-        t03, t13, t23, t33 = _bt(x[n, r, s + 3, c], x[n, r + 1, s + 3, c],
-                                 x[n, r + 2, s + 3, c], x[n, r + 3, s + 3, c])
-        out[0, p, c], out[1, p, c], out[2, p, c], out[3, p, c] = _bt(t00, t01, t02, t03)
-        out[4, p, c], out[5, p, c], out[6, p, c], out[7, p, c] = _bt(t10, t11, t12, t13)
-        out[8, p, c], out[9, p, c], out[10, p, c], out[11, p, c] = _bt(t20, t21, t22, t23)
-        out[12, p, c], out[13, p, c], out[14, p, c], out[15, p, c] = _bt(t30, t31, t32, t33)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _input_sample(x, pad_top, pad_left, th, tw, patch, out, n):
-    """Write ``out[n]``: B^T d B for every tile of sample ``n`` and every channel.
-
-    A tile whose patch lies inside ``x`` reads it directly. For the others ``patch``
-    (4, 4, C) is scratch: the tile's input window, zero where it leaves ``x``, so the
-    transform itself runs branch-free along the channels.
+    B^T's rows are (d0 - d2), (d1 + d2), (d2 - d1), (d1 - d3): first down each column of
+    the patch (t = B^T d), then along each row of t (V = t B).
     """
-    H, W, C = x.shape[1], x.shape[2], x.shape[3]
     for ti in range(th):
+        r = 2 * ti
         for tj in range(tw):
+            s = 2 * tj
             p = (n * th + ti) * tw + tj
-            r0, s0 = 2 * ti - pad_top, 2 * tj - pad_left
-            if r0 >= 0 and r0 + 4 <= H and s0 >= 0 and s0 + 4 <= W:
-                _input_tile_inside(x, r0, s0, out, p, n)
-                continue
-            for u in range(4):
-                r = 2 * ti - pad_top + u
-                for v in range(4):
-                    s = 2 * tj - pad_left + v
-                    if r >= 0 and r < H and s >= 0 and s < W:
-                        for c in range(C):
-                            patch[u, v, c] = x[n, r, s, c]
-                    else:
-                        for c in range(C):
-                            patch[u, v, c] = 0
-            for c in range(C):
-                # t = B^T d (rows), then V = t B (columns); B^T's rows are
-                # (d0 - d2), (d1 + d2), (d2 - d1), (d1 - d3).
-                for v in range(4):
-                    d0, d1, d2, d3 = patch[0, v, c], patch[1, v, c], patch[2, v, c], patch[3, v, c]
-                    patch[0, v, c], patch[1, v, c] = d0 - d2, d1 + d2
-                    patch[2, v, c], patch[3, v, c] = d2 - d1, d1 - d3
-                for u in range(4):
-                    t0, t1, t2, t3 = patch[u, 0, c], patch[u, 1, c], patch[u, 2, c], patch[u, 3, c]
-                    out[4 * u + 0, p, c] = t0 - t2
-                    out[4 * u + 1, p, c] = t1 + t2
-                    out[4 * u + 2, p, c] = t2 - t1
-                    out[4 * u + 3, p, c] = t1 - t3
+            for c in range(x.shape[3]):
+                d00, d01, d02, d03 = x[n, r, s, c], x[n, r, s + 1, c], x[n, r, s + 2, c], \
+                    x[n, r, s + 3, c]
+                d10, d11, d12, d13 = x[n, r + 1, s, c], x[n, r + 1, s + 1, c], \
+                    x[n, r + 1, s + 2, c], x[n, r + 1, s + 3, c]
+                d20, d21, d22, d23 = x[n, r + 2, s, c], x[n, r + 2, s + 1, c], \
+                    x[n, r + 2, s + 2, c], x[n, r + 2, s + 3, c]
+                d30, d31, d32, d33 = x[n, r + 3, s, c], x[n, r + 3, s + 1, c], \
+                    x[n, r + 3, s + 2, c], x[n, r + 3, s + 3, c]
+                t00, t01, t02, t03 = d00 - d20, d01 - d21, d02 - d22, d03 - d23
+                t10, t11, t12, t13 = d10 + d20, d11 + d21, d12 + d22, d13 + d23
+                t20, t21, t22, t23 = d20 - d10, d21 - d11, d22 - d12, d23 - d13
+                t30, t31, t32, t33 = d10 - d30, d11 - d31, d12 - d32, d13 - d33
+                out[0, p, c], out[1, p, c] = t00 - t02, t01 + t02
+                out[2, p, c], out[3, p, c] = t02 - t01, t01 - t03
+                out[4, p, c], out[5, p, c] = t10 - t12, t11 + t12
+                out[6, p, c], out[7, p, c] = t12 - t11, t11 - t13
+                out[8, p, c], out[9, p, c] = t20 - t22, t21 + t22
+                out[10, p, c], out[11, p, c] = t22 - t21, t21 - t23
+                out[12, p, c], out[13, p, c] = t30 - t32, t31 + t32
+                out[14, p, c], out[15, p, c] = t32 - t31, t31 - t33
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _output_sample(m, th, tw, out, n):
-    """Write ``out[n]``: A^T M A for every tile of sample ``n``, cropped to ``out``'s map."""
-    h, w, F = out.shape[1], out.shape[2], out.shape[3]
+    """Write ``out[n]``: Y = A^T M A for every tile. A^T's rows are (m0 + m1 + m2) and
+    (m1 - m2 - m3): first down each column of M, then along the two rows."""
     for ti in range(th):
         i = 2 * ti
         for tj in range(tw):
             j = 2 * tj
             p = (n * th + ti) * tw + tj
-            for f in range(F):
-                # t = A^T M (rows): (m0 + m1 + m2), (m1 - m2 - m3); then Y = t A.
+            for f in range(out.shape[3]):
                 a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
                 a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
                 a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
@@ -172,12 +146,9 @@ def _output_sample(m, th, tw, out, n):
                 b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
                 b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
                 out[n, i, j, f] = a0 + a1 + a2
-                if j + 1 < w:
-                    out[n, i, j + 1, f] = a1 - a2 - a3
-                if i + 1 < h:
-                    out[n, i + 1, j, f] = b0 + b1 + b2
-                    if j + 1 < w:
-                        out[n, i + 1, j + 1, f] = b1 - b2 - b3
+                out[n, i, j + 1, f] = a1 - a2 - a3
+                out[n, i + 1, j, f] = b0 + b1 + b2
+                out[n, i + 1, j + 1, f] = b1 - b2 - b3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -187,11 +158,10 @@ def _output_pool_sample(m, th, tw, out, n):
     A window holding a NaN gives NaN, as ``scratchnet.kernels.maxpool`` does: nothing is
     greater than NaN, so once taken it stays.
     """
-    F = out.shape[3]
     for ti in range(th):
         for tj in range(tw):
             p = (n * th + ti) * tw + tj
-            for f in range(F):
+            for f in range(out.shape[3]):
                 a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
                 a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
                 a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
@@ -212,20 +182,18 @@ def _output_pool_sample(m, th, tw, out, n):
 
 # -- parallel kernels (prange over the batch) and serial twins ------------------------------
 @njit(cache=True, nogil=True, parallel=True)
-def winograd_input_parallel(x, pad_top, pad_left, th, tw, out):
+def winograd_input_parallel(x, th, tw, out):
     """:func:`winograd_input` on numba's thread pool, parallel over the batch."""
     for n in prange(x.shape[0]):
-        patch = np.empty((4, 4, x.shape[3]), dtype=x.dtype)
-        _input_sample(x, pad_top, pad_left, th, tw, patch, out, n)
+        _input_sample(x, th, tw, out, n)
     return out
 
 
 @njit(cache=True, nogil=True)
-def winograd_input_serial(x, pad_top, pad_left, th, tw, out):
+def winograd_input_serial(x, th, tw, out):
     """:func:`winograd_input` on the calling thread only: bit-identical to the parallel one."""
-    patch = np.empty((4, 4, x.shape[3]), dtype=x.dtype)
     for n in range(x.shape[0]):
-        _input_sample(x, pad_top, pad_left, th, tw, patch, out, n)
+        _input_sample(x, th, tw, out, n)
     return out
 
 
@@ -262,15 +230,14 @@ def winograd_output_pool_serial(m, th, tw, out):
 
 
 # -- dispatchers: the pool unless the calling thread already owns a core ------------------------
-def winograd_input(x, pad_top, pad_left, th, tw, out):
+def winograd_input(x, th, tw, out):
     """Transform every 4 x 4 input patch of every tile: V = B^T d B.
 
     Parameters
     ----------
     x : ndarray, shape (N, H, W, C), C-contiguous float32 or float64
-    pad_top, pad_left : int
-        Implicit zero padding before the first row and column; tile (ti, tj) reads rows
-        ``2 ti - pad_top`` to ``+ 3`` and the columns likewise, 0 outside ``x``.
+        2 th + 2 <= H and 2 tw + 2 <= W: tile (ti, tj) reads rows 2 ti to 2 ti + 3 and
+        columns 2 tj to 2 tj + 3.
     th, tw : int
         Tiles per column and per row (:func:`tiles` of the output map).
     out : ndarray, shape (16, R, C), R >= N th tw, C-contiguous, same dtype as ``x``
@@ -281,7 +248,7 @@ def winograd_input(x, pad_top, pad_left, th, tw, out):
     out
     """
     kernel = winograd_input_parallel if use_pool() else winograd_input_serial
-    return kernel(x, pad_top, pad_left, th, tw, out)
+    return kernel(x, th, tw, out)
 
 
 def winograd_output(m, th, tw, out):
@@ -293,8 +260,8 @@ def winograd_output(m, th, tw, out):
         Rows ``[0, N th tw)`` of every plane are read.
     th, tw : int
         As in :func:`winograd_input`.
-    out : ndarray, shape (N, h, w, F), h <= 2 th and w <= 2 tw, same dtype as ``m``
-        Overwritten entirely; a tile's outputs beyond (h, w) are dropped.
+    out : ndarray, shape (N, 2 th, 2 tw, F), same dtype as ``m``
+        Overwritten entirely.
 
     Returns
     -------
@@ -342,27 +309,25 @@ def at_rows(m, axis):
     return np.stack([m0 + m1 + m2, m1 - m2 - m3], axis)
 
 
-def winograd_input_reference(x, pad_top, pad_left, th, tw, out):
-    """Plain-NumPy :func:`winograd_input`: pad, cut the overlapping patches, transform."""
-    N, H, W, C = x.shape
-    bottom, right = max(2 * th + 2 - H - pad_top, 0), max(2 * tw + 2 - W - pad_left, 0)
-    xp = np.pad(x, ((0, 0), (pad_top, bottom), (pad_left, right), (0, 0)))
-    # patches[n, ti, tj, u, v, c] = xp[n, 2 ti + u, 2 tj + v, c]
+def winograd_input_reference(x, th, tw, out):
+    """Plain-NumPy :func:`winograd_input`: cut the overlapping patches, transform."""
+    N, C = x.shape[0], x.shape[3]
+    # patches[n, ti, tj, u, v, c] = x[n, 2 ti + u, 2 tj + v, c]
     rows = 2 * np.arange(th)[:, None] + np.arange(4)  # (th, 4)
     cols = 2 * np.arange(tw)[:, None] + np.arange(4)  # (tw, 4)
-    patches = xp[:, rows[:, None, :, None], cols[None, :, None, :], :]
+    patches = x[:, rows[:, None, :, None], cols[None, :, None, :], :]
     V = bt_rows(bt_rows(patches, 3), 4)  # B^T d, then (B^T d) B
     out[:, :N * th * tw] = V.transpose(3, 4, 0, 1, 2, 5).reshape(16, N * th * tw, C)
     return out
 
 
 def winograd_output_reference(m, th, tw, out):
-    """Plain-NumPy :func:`winograd_output`: transform every tile, then the crop."""
-    N, h, w, F = out.shape
+    """Plain-NumPy :func:`winograd_output`: transform every tile."""
+    N, F = out.shape[0], out.shape[3]
     M = m[:, :N * th * tw].reshape(4, 4, N, th, tw, F)
     Y = at_rows(at_rows(M, 0), 1)  # A^T M, then (A^T M) A: (2, 2, N, th, tw, F)
     # output row 2 ti + i, column 2 tj + k
-    out[...] = Y.transpose(2, 3, 0, 4, 1, 5).reshape(N, 2 * th, 2 * tw, F)[:, :h, :w]
+    out[...] = Y.transpose(2, 3, 0, 4, 1, 5).reshape(N, 2 * th, 2 * tw, F)
     return out
 
 

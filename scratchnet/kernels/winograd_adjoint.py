@@ -18,7 +18,8 @@ linear maps. From dz (the gradient of the tile's 2 x 2 outputs)::
 Each equals the direct convolution's gradient up to float rounding, with the same 2.25x
 fewer multiplications in both of the backward's GEMMs (Lavin and Gray, 2016).
 
-Layouts are the forward's: planes (16, R, F) and (16, R, C), tile p = (n th + ti) tw + tj.
+Layouts are the forward's: planes (16, R, F) and (16, R, C), tile p = (n th + ti) tw + tj,
+whole tiles only, every patch inside the input.
 The parallel kernels run ``prange`` over the batch only (a sample's tiles overlap one
 another, never another sample's); ``*_serial`` twins, dispatchers and ``*_reference``
 definitions are as in every kernel module here.
@@ -44,21 +45,16 @@ def filter_transform_adjoint(dU: np.ndarray) -> np.ndarray:
 # -- the work of one sample, shared by the parallel kernels and their serial twins -------------
 @njit(cache=True, nogil=True, inline="always")
 def _output_adjoint_sample(dz, th, tw, out, n):
-    """Write ``out[:, tiles of n]``: T = A dz A^T, dz read as 0 beyond its (h, w) map."""
-    h, w, F = dz.shape[1], dz.shape[2], dz.shape[3]
-    zero = np.zeros(1, dz.dtype)[0]  # typed as dz: a literal 0 would make the sums float64
+    """Write sample ``n``'s rows of ``out``: T = A dz A^T for every tile. A's rows are
+    (y0), (y0 + y1), (y0 - y1), (-y1): first down each column of the tile, then along."""
     for ti in range(th):
         i = 2 * ti
         for tj in range(tw):
             j = 2 * tj
             p = (n * th + ti) * tw + tj
-            right, down = j + 1 < w, i + 1 < h
-            for f in range(F):
-                y00 = dz[n, i, j, f]
-                y01 = dz[n, i, j + 1, f] if right else zero
-                y10 = dz[n, i + 1, j, f] if down else zero
-                y11 = dz[n, i + 1, j + 1, f] if right and down else zero
-                # A's rows: (y0), (y0 + y1), (y0 - y1), (-y1); on the rows, then the columns.
+            for f in range(dz.shape[3]):
+                y00, y01 = dz[n, i, j, f], dz[n, i, j + 1, f]
+                y10, y11 = dz[n, i + 1, j, f], dz[n, i + 1, j + 1, f]
                 r0a, r0b = y00, y01
                 r1a, r1b = y00 + y10, y01 + y11
                 r2a, r2b = y00 - y10, y01 - y11
@@ -74,84 +70,47 @@ def _output_adjoint_sample(dz, th, tw, out, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _b(m0, m1, m2, m3):
-    """B applied to one column of four values (B^T's columns)."""
-    return m0, m1 - m2 + m3, m2 + m1 - m0, -m3
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _input_adjoint_tile_inside(m, r, s, out, p, n):
-    """:func:`_input_adjoint_sample` for one tile whose patch at (r, s) lies inside ``out``:
-    no scratch, the same additions in the same order as through the patch."""
-    for c in range(out.shape[3]):
-        a00, a01, a02, a03 = _b(m[0, p, c], m[1, p, c], m[2, p, c], m[3, p, c])
-        a10, a11, a12, a13 = _b(m[4, p, c], m[5, p, c], m[6, p, c], m[7, p, c])
-        a20, a21, a22, a23 = _b(m[8, p, c], m[9, p, c], m[10, p, c], m[11, p, c])
-        a30, a31, a32, a33 = _b(m[12, p, c], m[13, p, c], m[14, p, c], m[15, p, c])
-        o00, o10, o20, o30 = _b(a00, a10, a20, a30)
-        o01, o11, o21, o31 = _b(a01, a11, a21, a31)
-        o02, o12, o22, o32 = _b(a02, a12, a22, a32)
-        o03, o13, o23, o33 = _b(a03, a13, a23, a33)
-        out[n, r, s, c] += o00
-        out[n, r, s + 1, c] += o01
-        out[n, r, s + 2, c] += o02
-        out[n, r, s + 3, c] += o03
-        out[n, r + 1, s, c] += o10
-        out[n, r + 1, s + 1, c] += o11
-        out[n, r + 1, s + 2, c] += o12
-        out[n, r + 1, s + 3, c] += o13
-        out[n, r + 2, s, c] += o20
-        out[n, r + 2, s + 1, c] += o21
-        out[n, r + 2, s + 2, c] += o22
-        out[n, r + 2, s + 3, c] += o23
-        out[n, r + 3, s, c] += o30
-        out[n, r + 3, s + 1, c] += o31
-        out[n, r + 3, s + 2, c] += o32
-        out[n, r + 3, s + 3, c] += o33
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _input_adjoint_sample(m, pad_top, pad_left, th, tw, patch, out, n):
+def _input_adjoint_sample(m, th, tw, out, n):
     """Write ``out[n]``: the sum of B dV B^T over the tiles, each on its 4 x 4 patch.
 
-    A tile whose patch lies inside ``out`` adds onto it directly; for the others
-    ``patch`` (4, 4, C) is scratch. Tiles run in order, so the overlaps add up in the
-    same order in every kernel.
+    B's rows are (m0), (m1 - m2 + m3), (m2 + m1 - m0), (-m3): first along each row of dV,
+    then down each column. Tiles run in order, so the overlaps add up in the same order
+    in every kernel.
     """
-    H, W, C = out.shape[1], out.shape[2], out.shape[3]
-    for r in range(H):
-        for s in range(W):
-            for c in range(C):
+    for r in range(out.shape[1]):
+        for s in range(out.shape[2]):
+            for c in range(out.shape[3]):
                 out[n, r, s, c] = 0
     for ti in range(th):
+        r = 2 * ti
         for tj in range(tw):
+            s = 2 * tj
             p = (n * th + ti) * tw + tj
-            r0, s0 = 2 * ti - pad_top, 2 * tj - pad_left
-            if r0 >= 0 and r0 + 4 <= H and s0 >= 0 and s0 + 4 <= W:
-                _input_adjoint_tile_inside(m, r0, s0, out, p, n)
-                continue
-            for c in range(C):
-                # B's rows from B^T's columns: (m0), (m1 - m2 + m3), (m2 + m1 - m0), (-m3);
-                # first along v for each u, then along u.
-                for u in range(4):
-                    m0, m1 = m[4 * u, p, c], m[4 * u + 1, p, c]
-                    m2, m3 = m[4 * u + 2, p, c], m[4 * u + 3, p, c]
-                    patch[u, 0, c], patch[u, 1, c] = m0, m1 - m2 + m3
-                    patch[u, 2, c], patch[u, 3, c] = m2 + m1 - m0, -m3
-                for v in range(4):
-                    t0, t1, t2, t3 = patch[0, v, c], patch[1, v, c], patch[2, v, c], patch[3, v, c]
-                    patch[0, v, c], patch[1, v, c] = t0, t1 - t2 + t3
-                    patch[2, v, c], patch[3, v, c] = t2 + t1 - t0, -t3
-            for u in range(4):
-                r = 2 * ti - pad_top + u
-                if r < 0 or r >= H:
-                    continue  # this patch row lies in the padding
-                for v in range(4):
-                    s = 2 * tj - pad_left + v
-                    if s < 0 or s >= W:
-                        continue
-                    for c in range(C):
-                        out[n, r, s, c] += patch[u, v, c]
+            for c in range(out.shape[3]):
+                a00, a01 = m[0, p, c], m[1, p, c] - m[2, p, c] + m[3, p, c]
+                a02, a03 = m[2, p, c] + m[1, p, c] - m[0, p, c], -m[3, p, c]
+                a10, a11 = m[4, p, c], m[5, p, c] - m[6, p, c] + m[7, p, c]
+                a12, a13 = m[6, p, c] + m[5, p, c] - m[4, p, c], -m[7, p, c]
+                a20, a21 = m[8, p, c], m[9, p, c] - m[10, p, c] + m[11, p, c]
+                a22, a23 = m[10, p, c] + m[9, p, c] - m[8, p, c], -m[11, p, c]
+                a30, a31 = m[12, p, c], m[13, p, c] - m[14, p, c] + m[15, p, c]
+                a32, a33 = m[14, p, c] + m[13, p, c] - m[12, p, c], -m[15, p, c]
+                out[n, r, s, c] += a00
+                out[n, r, s + 1, c] += a01
+                out[n, r, s + 2, c] += a02
+                out[n, r, s + 3, c] += a03
+                out[n, r + 1, s, c] += a10 - a20 + a30
+                out[n, r + 1, s + 1, c] += a11 - a21 + a31
+                out[n, r + 1, s + 2, c] += a12 - a22 + a32
+                out[n, r + 1, s + 3, c] += a13 - a23 + a33
+                out[n, r + 2, s, c] += a20 + a10 - a00
+                out[n, r + 2, s + 1, c] += a21 + a11 - a01
+                out[n, r + 2, s + 2, c] += a22 + a12 - a02
+                out[n, r + 2, s + 3, c] += a23 + a13 - a03
+                out[n, r + 3, s, c] += -a30
+                out[n, r + 3, s + 1, c] += -a31
+                out[n, r + 3, s + 2, c] += -a32
+                out[n, r + 3, s + 3, c] += -a33
 
 
 # -- parallel kernels (prange over the batch) and serial twins ------------------------------
@@ -172,20 +131,18 @@ def winograd_output_adjoint_serial(dz, th, tw, out):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def winograd_input_adjoint_parallel(m, pad_top, pad_left, th, tw, out):
+def winograd_input_adjoint_parallel(m, th, tw, out):
     """:func:`winograd_input_adjoint` on numba's thread pool, parallel over the batch."""
     for n in prange(out.shape[0]):
-        patch = np.empty((4, 4, out.shape[3]), dtype=out.dtype)
-        _input_adjoint_sample(m, pad_top, pad_left, th, tw, patch, out, n)
+        _input_adjoint_sample(m, th, tw, out, n)
     return out
 
 
 @njit(cache=True, nogil=True)
-def winograd_input_adjoint_serial(m, pad_top, pad_left, th, tw, out):
+def winograd_input_adjoint_serial(m, th, tw, out):
     """:func:`winograd_input_adjoint` on the calling thread: bit-identical to the parallel one."""
-    patch = np.empty((4, 4, out.shape[3]), dtype=out.dtype)
     for n in range(out.shape[0]):
-        _input_adjoint_sample(m, pad_top, pad_left, th, tw, patch, out, n)
+        _input_adjoint_sample(m, th, tw, out, n)
     return out
 
 
@@ -195,8 +152,8 @@ def winograd_output_adjoint(dz, th, tw, out):
 
     Parameters
     ----------
-    dz : ndarray, shape (N, h, w, F), C-contiguous float32 or float64
-        The gradient of the forward's output map; h <= 2 th, w <= 2 tw.
+    dz : ndarray, shape (N, 2 th, 2 tw, F), C-contiguous float32 or float64
+        The gradient of the forward's output map.
     th, tw : int
         Tiles per column and per row, as in the forward.
     out : ndarray, shape (16, R, F), R >= N th tw, C-contiguous, same dtype as ``dz``
@@ -210,24 +167,24 @@ def winograd_output_adjoint(dz, th, tw, out):
     return kernel(dz, th, tw, out)
 
 
-def winograd_input_adjoint(m, pad_top, pad_left, th, tw, out):
+def winograd_input_adjoint(m, th, tw, out):
     """The adjoint of ``winograd_input``: dx = sum over tiles of B dV B^T on their patches.
 
     Parameters
     ----------
     m : ndarray, shape (16, R, C), R >= N th tw, C-contiguous float32 or float64
         dV, the gradient of the transformed patches; rows ``[0, N th tw)`` are read.
-    pad_top, pad_left, th, tw : int
-        As in the forward; patch cells in the padding are dropped.
-    out : ndarray, shape (N, H, W, C), same dtype as ``m``
-        Overwritten: zeroed, then accumulated into.
+    th, tw : int
+        As in the forward.
+    out : ndarray, shape (N, H, W, C), 2 th + 2 <= H, 2 tw + 2 <= W, same dtype as ``m``
+        Overwritten: zeroed, then accumulated into (cells no patch covers stay 0).
 
     Returns
     -------
     out
     """
     kernel = winograd_input_adjoint_parallel if use_pool() else winograd_input_adjoint_serial
-    return kernel(m, pad_top, pad_left, th, tw, out)
+    return kernel(m, th, tw, out)
 
 
 # -- references: plain NumPy ------------------------------------------------------------------
@@ -246,27 +203,23 @@ def b_rows(m, axis):
 
 
 def winograd_output_adjoint_reference(dz, th, tw, out):
-    """Plain-NumPy :func:`winograd_output_adjoint`: pad dz to whole tiles, transform."""
-    N, h, w, F = dz.shape
-    dzp = np.zeros((N, 2 * th, 2 * tw, F), dz.dtype)
-    dzp[:, :h, :w] = dz
-    tiles = dzp.reshape(N, th, 2, tw, 2, F)  # [n, ti, i, tj, k, f]
+    """Plain-NumPy :func:`winograd_output_adjoint`: transform every tile."""
+    N, F = dz.shape[0], dz.shape[3]
+    tiles = dz.reshape(N, th, 2, tw, 2, F)  # [n, ti, i, tj, k, f]
     T = a_rows(a_rows(tiles, 2), 4)  # A dz, then (A dz) A^T: [n, ti, u, tj, v, f]
     out[:, :N * th * tw] = T.transpose(2, 4, 0, 1, 3, 5).reshape(16, N * th * tw, F)
     return out
 
 
-def winograd_input_adjoint_reference(m, pad_top, pad_left, th, tw, out):
-    """Plain-NumPy :func:`winograd_input_adjoint`: transform every tile, add each patch onto
-    a padded gradient in tile order, then crop."""
-    N, H, W, C = out.shape
+def winograd_input_adjoint_reference(m, th, tw, out):
+    """Plain-NumPy :func:`winograd_input_adjoint`: transform every tile, then add each
+    patch onto the gradient in tile order."""
+    N, C = out.shape[0], out.shape[3]
     dV = m[:, :N * th * tw].reshape(4, 4, N, th, tw, C)
     patches = b_rows(b_rows(dV, 1), 0)  # dV B^T, then B (dV B^T): [u, v, n, ti, tj, c]
     patches = patches.transpose(2, 3, 4, 0, 1, 5)  # [n, ti, tj, u, v, c]
-    bottom, right = max(2 * th + 2 - H - pad_top, 0), max(2 * tw + 2 - W - pad_left, 0)
-    dxp = np.zeros((N, H + pad_top + bottom, W + pad_left + right, C), m.dtype)
+    out[...] = 0
     for ti in range(th):
         for tj in range(tw):
-            dxp[:, 2 * ti:2 * ti + 4, 2 * tj:2 * tj + 4] += patches[:, ti, tj]
-    out[...] = dxp[:, pad_top:pad_top + H, pad_left:pad_left + W]
+            out[:, 2 * ti:2 * ti + 4, 2 * tj:2 * tj + 4] += patches[:, ti, tj]
     return out
