@@ -23,17 +23,6 @@ from contextlib import ExitStack
 import common
 
 
-def _time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
-
-
 def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
     """The (A, B) operand shapes of every matrix product a training step makes, per layer."""
     shapes: dict[str, list[tuple[tuple, tuple]]] = {}
@@ -151,7 +140,7 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
                 a = rng.random(a_shape, np.float32)
                 b = rng.random(b_shape, np.float32)
                 c = np.empty((*a_shape[:-1], b_shape[-1]), np.float32)  # stacks too
-                total += _time(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), 15)
+                total += common.median_time(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), 15)
             gemm[name] = total
 
     def median(v):

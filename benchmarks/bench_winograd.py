@@ -21,7 +21,6 @@ data-parallel step runs, float32, the seed CNN's second convolution (13 x 13 in,
 from __future__ import annotations
 
 import argparse
-import time
 
 import common
 import numpy as np
@@ -30,13 +29,7 @@ F32 = np.float32
 
 
 def _median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * sorted(times)[len(times) // 2]
+    return 1e3 * common.median_time(fn, repeats)
 
 
 def _conv(channels: int, winograd: bool):

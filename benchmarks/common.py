@@ -253,6 +253,17 @@ def time_run(fn, number: int = 1) -> float:
     return (time.perf_counter() - start) / number
 
 
+def median_time(fn, repeats: int) -> float:
+    """Seconds per call of ``fn()``: the median of ``repeats`` timed calls after one untimed."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def summary(times: list[float]) -> dict:
     """Median, min and max of a list of timings (seconds), and how many there were."""
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),

@@ -128,27 +128,32 @@ def _input_sample(x, th, tw, out, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _tile_outputs(m, p, f):
+    """The 2 x 2 outputs of tile ``p`` for filter ``f``: Y = A^T M A. A^T's rows are
+    (m0 + m1 + m2) and (m1 - m2 - m3): first down each column of M, then along the rows."""
+    a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
+    a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
+    a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
+    a3 = m[3, p, f] + m[7, p, f] + m[11, p, f]
+    b0 = m[4, p, f] - m[8, p, f] - m[12, p, f]
+    b1 = m[5, p, f] - m[9, p, f] - m[13, p, f]
+    b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
+    b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
+    return a0 + a1 + a2, a1 - a2 - a3, b0 + b1 + b2, b1 - b2 - b3
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _output_sample(m, th, tw, out, n):
-    """Write ``out[n]``: Y = A^T M A for every tile. A^T's rows are (m0 + m1 + m2) and
-    (m1 - m2 - m3): first down each column of M, then along the two rows."""
+    """Write ``out[n]``: every tile's 2 x 2 outputs."""
     for ti in range(th):
         i = 2 * ti
         for tj in range(tw):
             j = 2 * tj
             p = (n * th + ti) * tw + tj
             for f in range(out.shape[3]):
-                a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
-                a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
-                a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
-                a3 = m[3, p, f] + m[7, p, f] + m[11, p, f]
-                b0 = m[4, p, f] - m[8, p, f] - m[12, p, f]
-                b1 = m[5, p, f] - m[9, p, f] - m[13, p, f]
-                b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
-                b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
-                out[n, i, j, f] = a0 + a1 + a2
-                out[n, i, j + 1, f] = a1 - a2 - a3
-                out[n, i + 1, j, f] = b0 + b1 + b2
-                out[n, i + 1, j + 1, f] = b1 - b2 - b3
+                y00, y01, y10, y11 = _tile_outputs(m, p, f)
+                out[n, i, j, f], out[n, i, j + 1, f] = y00, y01
+                out[n, i + 1, j, f], out[n, i + 1, j + 1, f] = y10, y11
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -162,21 +167,10 @@ def _output_pool_sample(m, th, tw, out, n):
         for tj in range(tw):
             p = (n * th + ti) * tw + tj
             for f in range(out.shape[3]):
-                a0 = m[0, p, f] + m[4, p, f] + m[8, p, f]
-                a1 = m[1, p, f] + m[5, p, f] + m[9, p, f]
-                a2 = m[2, p, f] + m[6, p, f] + m[10, p, f]
-                a3 = m[3, p, f] + m[7, p, f] + m[11, p, f]
-                b0 = m[4, p, f] - m[8, p, f] - m[12, p, f]
-                b1 = m[5, p, f] - m[9, p, f] - m[13, p, f]
-                b2 = m[6, p, f] - m[10, p, f] - m[14, p, f]
-                b3 = m[7, p, f] - m[11, p, f] - m[15, p, f]
-                best = a0 + a1 + a2
-                v = a1 - a2 - a3
-                best = v if v > best or v != v else best
-                v = b0 + b1 + b2
-                best = v if v > best or v != v else best
-                v = b1 - b2 - b3
-                best = v if v > best or v != v else best
+                best, y01, y10, y11 = _tile_outputs(m, p, f)
+                best = y01 if y01 > best or y01 != y01 else best
+                best = y10 if y10 > best or y10 != y10 else best
+                best = y11 if y11 > best or y11 != y11 else best
                 out[n, ti, tj, f] = best
 
 
