@@ -16,14 +16,11 @@ from hypothesis import strategies as st
 from scratchnet.kernels import (
     adam,
     bias_act,
-    conv_pool,
     im2col,
     lstm,
     maxpool,
     small_k,
     softmax_ce,
-    winograd,
-    winograd_adjoint,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -77,45 +74,6 @@ def test_im2col_and_col2im(v, dtype, seed):
     want = reference(im2col.col2im_reference, cols, *geo, np.empty(x.shape, dtype))
     got = getattr(im2col, "col2im" + v)(cols, *geo, np.empty(x.shape, dtype))
     assert_same(got, want, dtype, "col2im")
-
-
-# -- Winograd F(2x2, 3x3) ----------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("v", VARIANTS)
-@seeds
-def test_winograd_transforms(v, dtype, seed):
-    """A patch or tile holding a non-finite value makes non-finite what its sums touch;
-    an inf may come out NaN (inf - inf) where a direct sum would keep it inf."""
-    rng = np.random.default_rng(seed)
-    n, th, tw = 2, 3, 2  # a 6 x 4 map of a 3 x 3 convolution on 9 x 7 (one row unread)
-    tiles = n * th * tw
-    x = sprinkle(rng, rng.standard_normal((n, 9, 7, 3)).astype(dtype))
-    m = sprinkle(rng, rng.standard_normal((16, tiles, 4)).astype(dtype))
-    dz = sprinkle(rng, rng.standard_normal((n, 6, 4, 4)).astype(dtype))
-    dv = sprinkle(rng, rng.standard_normal((16, tiles, 3)).astype(dtype))
-    calls = [
-        (winograd, "winograd_input", (x, th, tw), (16, tiles, 3)),
-        (winograd, "winograd_output", (m, th, tw), (n, 6, 4, 4)),
-        (winograd, "winograd_output_pool", (m, th, tw), (n, th, tw, 4)),
-        (winograd_adjoint, "winograd_output_adjoint", (dz, th, tw), (16, tiles, 4)),
-        (winograd_adjoint, "winograd_input_adjoint", (dv, th, tw), x.shape),
-    ]
-    for module, name, args, out_shape in calls:
-        want = reference(getattr(module, name + "_reference"), *args, np.empty(out_shape, dtype))
-        got = getattr(module, name + v)(*args, np.empty(out_shape, dtype))
-        assert_same(got, want, dtype, name)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("v", VARIANTS)
-@seeds
-def test_conv3x3_maxpool(v, dtype, seed):
-    rng = np.random.default_rng(seed)
-    x = sprinkle(rng, rng.standard_normal((2, 9, 8, 2)).astype(dtype), fraction=0.02)
-    W = rng.standard_normal((3, 3, 2, 5)).astype(dtype)
-    want = reference(conv_pool.conv3x3_maxpool_reference, x, W, np.empty((2, 3, 3, 5), dtype))
-    got = getattr(conv_pool, "conv3x3_maxpool" + v)(x, W, np.empty((2, 3, 3, 5), dtype))
-    assert_same(got, want, dtype, "conv3x3_maxpool")
 
 
 # -- max-pooling -------------------------------------------------------------------------------
