@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from scratchnet.gradcheck import numerical_gradient, rel_error
+from scratchnet.gradcheck import fd_rounding, numerical_gradient, rel_error
 
 # Central differences with eps = 1e-6 in float64 leave errors near 1e-9 on these smooth
 # losses, but up to a few 1e-7 where saturated LSTM gates amplify the rounding (found by
@@ -50,7 +50,8 @@ def check_pair(forward, backward, arrays, names, seed=0):
     def loss():
         return float(sum(np.sum(y * g) for y, g in zip(outputs()[0], gs, strict=True)))
 
-    return {name: rel_error(grad, numerical_gradient(loss, arr))
+    floor = fd_rounding(float(sum(np.sum(np.abs(y * g)) for y, g in zip(ys, gs, strict=True))))
+    return {name: rel_error(grad, numerical_gradient(loss, arr), floor)
             for name, arr, grad in zip(names, arrays, grads, strict=True) if grad is not None}
 
 
