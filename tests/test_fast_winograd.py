@@ -61,7 +61,7 @@ def test_forward_and_backward_equal_the_reference_pair(case, data):
         assert rel(layer.grads[key], g) <= AGREE, key
 
 
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None, max_examples=6)
 @given(case=convs())
 def test_finite_differences(case):
     layer, x, _ = case

@@ -115,25 +115,6 @@ losses = softmax_ce.softmax_cross_entropy(logits, np.arange(5) % 7, grad, 5)
 kernels.append(softmax_ce.softmax_cross_entropy)
 keep(cols, dx, z, dz, db, dW, db2, y, arg, dpool, losses, grad)
 
-from scratchnet.kernels import winograd, winograd_adjoint
-x = rng.standard_normal((2, 8, 8, 3)).astype(F)
-m = rng.standard_normal((16, 18, 4)).astype(F)
-planes, conv = np.empty((16, 18, 3), F), np.empty((2, 6, 6, 4), F)
-pooled, tplanes, dx = np.empty((2, 3, 3, 4), F), np.empty((16, 18, 4), F), np.empty_like(x)
-run(winograd.winograd_input_serial, x, 3, 3, planes)
-run(winograd.winograd_output_serial, m, 3, 3, conv)
-run(winograd.winograd_output_pool_serial, m, 3, 3, pooled)
-run(winograd_adjoint.winograd_output_adjoint_serial, conv, 3, 3, tplanes)
-run(winograd_adjoint.winograd_input_adjoint_serial, planes, 3, 3, dx)
-keep(planes, conv, pooled, tplanes, dx)
-
-from scratchnet.kernels import conv_pool
-for channels in (1, 2):  # the one-channel path and the general one
-    x = rng.standard_normal((2, 8, 7, channels)).astype(F)
-    W = rng.standard_normal((3, 3, channels, 4)).astype(F)
-    out = np.empty((2, 3, 2, 4), F)
-    run(conv_pool.conv3x3_maxpool_serial, x, W, out)
-    keep(out)
 """
 
 

@@ -49,6 +49,7 @@ from functools import cache
 import numpy as np
 from numba import njit, prange
 
+from scratchnet.kernels.bias_act import PARALLEL_MIN_ELEMENTS
 from scratchnet.kernels.threads import use_pool
 
 #: (4, 4): V = B^T d B.
@@ -241,7 +242,9 @@ def winograd_input(x, th, tw, out):
     -------
     out
     """
-    kernel = winograd_input_parallel if use_pool() else winograd_input_serial
+    # The pool only for a large call: a few images run faster, and compile sooner, serially.
+    parallel = use_pool(x.size, PARALLEL_MIN_ELEMENTS)
+    kernel = winograd_input_parallel if parallel else winograd_input_serial
     return kernel(x, th, tw, out)
 
 
@@ -261,7 +264,9 @@ def winograd_output(m, th, tw, out):
     -------
     out
     """
-    kernel = winograd_output_parallel if use_pool() else winograd_output_serial
+    # The pool only for a large call: a few images run faster, and compile sooner, serially.
+    parallel = use_pool(m.size, PARALLEL_MIN_ELEMENTS)
+    kernel = winograd_output_parallel if parallel else winograd_output_serial
     return kernel(m, th, tw, out)
 
 
@@ -283,7 +288,9 @@ def winograd_output_pool(m, th, tw, out):
     -------
     out
     """
-    kernel = winograd_output_pool_parallel if use_pool() else winograd_output_pool_serial
+    # The pool only for a large call: a few images run faster, and compile sooner, serially.
+    parallel = use_pool(m.size, PARALLEL_MIN_ELEMENTS)
+    kernel = winograd_output_pool_parallel if parallel else winograd_output_pool_serial
     return kernel(m, th, tw, out)
 
 
