@@ -432,6 +432,15 @@ def missing(args, study) -> int:
     return max(0, args.trials - len(study.get_trials(deepcopy=False, states=FINISHED)))
 
 
+def _wait_until_claimed(study, future, poll: float = 0.05) -> None:
+    """Return once no enqueued trial waits (the first task has taken the baseline), or the
+    task has ended. Two workers asking at once could both take the one waiting trial:
+    SQLite does not lock the row between reading it and marking it running."""
+    waiting = (optuna.trial.TrialState.WAITING,)
+    while study.get_trials(deepcopy=False, states=waiting) and not future.done():
+        time.sleep(poll)
+
+
 def search(args, client, study, data, num_classes) -> list[dict]:
     """Run the trials still missing on the cluster's workers; returns what each reported."""
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
@@ -457,7 +466,9 @@ def search(args, client, study, data, num_classes) -> list[dict]:
     # and at --timeout no queued trial is left to cancel.
     deadline = time.monotonic() + args.timeout if args.timeout else math.inf
     slots = max(1, len(client.scheduler_info()["workers"]))
-    pending = as_completed([submit() for _ in range(min(slots, todo))])
+    first = [submit()]
+    _wait_until_claimed(study, first[0])
+    pending = as_completed(first + [submit() for _ in range(min(slots, todo) - 1)])
     submitted, reports = min(slots, todo), []
     for future in pending:
         r = future.result()
