@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scratchnet.kernels.bias_act import PARALLEL_MIN_ELEMENTS
-from scratchnet.kernels.threads import use_pool
+from scratchnet.kernels.bias_act import parallel_for
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -129,9 +128,7 @@ def conv3x3_maxpool(x, W, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(x.size, PARALLEL_MIN_ELEMENTS)
-    kernel = conv3x3_maxpool_parallel if parallel else conv3x3_maxpool_serial
+    kernel = conv3x3_maxpool_parallel if parallel_for(x) else conv3x3_maxpool_serial
     return kernel(x, W, out)
 
 

@@ -38,8 +38,9 @@ convolution"). Rows past the tiles are never read by the kernels.
 ``winograd_input_parallel``/``winograd_output_parallel`` run ``prange`` over the batch
 only: sample ``n`` reads and writes only its own tiles. Each has a ``*_serial`` twin, the
 same per-sample code in a plain loop, and ``winograd_input``/``winograd_output`` pick one
-of the two as in ``scratchnet.kernels.im2col``. The ``*_reference`` functions are the
-plain-NumPy definitions the tests hold them to.
+of the two by the call's size, as ``scratchnet.kernels.bias_act`` does (``parallel_for``):
+a prediction of a few images runs, and compiles, only the serial twin. The
+``*_reference`` functions are the plain-NumPy definitions the tests hold them to.
 """
 
 from __future__ import annotations
@@ -49,8 +50,7 @@ from functools import cache
 import numpy as np
 from numba import njit, prange
 
-from scratchnet.kernels.bias_act import PARALLEL_MIN_ELEMENTS
-from scratchnet.kernels.threads import use_pool
+from scratchnet.kernels.bias_act import parallel_for
 
 #: (4, 4): V = B^T d B.
 BT = np.array([[1, 0, -1, 0],
@@ -242,9 +242,7 @@ def winograd_input(x, th, tw, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(x.size, PARALLEL_MIN_ELEMENTS)
-    kernel = winograd_input_parallel if parallel else winograd_input_serial
+    kernel = winograd_input_parallel if parallel_for(x) else winograd_input_serial
     return kernel(x, th, tw, out)
 
 
@@ -264,9 +262,7 @@ def winograd_output(m, th, tw, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(m.size, PARALLEL_MIN_ELEMENTS)
-    kernel = winograd_output_parallel if parallel else winograd_output_serial
+    kernel = winograd_output_parallel if parallel_for(m) else winograd_output_serial
     return kernel(m, th, tw, out)
 
 
@@ -288,9 +284,7 @@ def winograd_output_pool(m, th, tw, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(m.size, PARALLEL_MIN_ELEMENTS)
-    kernel = winograd_output_pool_parallel if parallel else winograd_output_pool_serial
+    kernel = winograd_output_pool_parallel if parallel_for(m) else winograd_output_pool_serial
     return kernel(m, th, tw, out)
 
 

@@ -30,8 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scratchnet.kernels.bias_act import PARALLEL_MIN_ELEMENTS
-from scratchnet.kernels.threads import use_pool
+from scratchnet.kernels.bias_act import parallel_for
 from scratchnet.kernels.winograd import G
 
 
@@ -164,8 +163,7 @@ def winograd_output_adjoint(dz, th, tw, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(dz.size, PARALLEL_MIN_ELEMENTS)
+    parallel = parallel_for(dz)
     kernel = winograd_output_adjoint_parallel if parallel else winograd_output_adjoint_serial
     return kernel(dz, th, tw, out)
 
@@ -186,9 +184,7 @@ def winograd_input_adjoint(m, th, tw, out):
     -------
     out
     """
-    # The pool only for a large call: a few images run faster, and compile sooner, serially.
-    parallel = use_pool(m.size, PARALLEL_MIN_ELEMENTS)
-    kernel = winograd_input_adjoint_parallel if parallel else winograd_input_adjoint_serial
+    kernel = winograd_input_adjoint_parallel if parallel_for(m) else winograd_input_adjoint_serial
     return kernel(m, th, tw, out)
 
 
