@@ -181,7 +181,7 @@ def test_pooled_is_the_pool_of_the_conv_bit_for_bit(cfg, pool, pool_stride, pool
     x = rng.standard_normal(shape).astype(dtype)
     y = fconv.pooled(x, fpool)
     assert y.dtype == np.dtype(dtype)
-    if not fconv._pools_in_one_pass(fpool):  # its own sums: tests/test_fast_conv_pool.py
+    if not fconv._pools_in_one_pass(fpool):  # its own sums: tests/test_kernels_conv_pool.py
         np.testing.assert_array_equal(y, fpool.forward(fconv.forward(x, False), False))
     np.testing.assert_allclose(y, layer(conv(x)), rtol=1e-5 if dtype == "float32" else 1e-12,
                                atol=1e-5 if dtype == "float32" else 1e-12)

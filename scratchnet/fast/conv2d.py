@@ -102,12 +102,10 @@ class FastConv2D(Runner):
         """Whether ``kernels.conv_pool`` computes pool(conv) here: a 3 x 3, stride-1 conv
         with no padding on fewer channels than Winograd takes, and a 2 x 2, stride-2
         'valid' pool whose windows tile the part of the map computed."""
-        layer, (ph, pw), (sh, sw) = self.layer, pool.layer.pool_size, pool.layer.strides
+        layer = self.layer
         return (layer.kernel_size == (3, 3) and layer.strides == (1, 1)
                 and (self.pad_top, self.pad_left) == (0, 0)
-                and layer.input_shape[2] < MIN_CHANNELS
-                and (ph, pw, sh, sw) == (2, 2, 2, 2) and pool.layer.padding == "valid"
-                and self.out == (2 * pool.Ho, 2 * pool.Wo))
+                and layer.input_shape[2] < MIN_CHANNELS and pool.tiles(self.out))
 
     def pools_first(self, after):
         return after.commutes_with_increasing and self.tail.relu

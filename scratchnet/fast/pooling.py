@@ -47,6 +47,13 @@ class FastMaxPool2D(Runner):
         h, w = (self.Ho - 1) * sh + ph, (self.Wo - 1) * sw + pw
         return (h, w, C) if self.layer.padding == "valid" and (h, w) != (H, W) else None
 
+    def tiles(self, out) -> bool:
+        """Whether this is a 2 x 2, stride-2, 'valid' pool whose windows tile exactly the
+        (h, w) map ``out``: what a conv that pools as it computes needs (fast/conv2d.py)."""
+        (ph, pw), (sh, sw) = self.layer.pool_size, self.layer.strides
+        return ((ph, pw, sh, sw) == (2, 2, 2, 2) and self.layer.padding == "valid"
+                and tuple(out) == (2 * self.Ho, 2 * self.Wo))
+
     def forward(self, x, training, activate=True):
         """x (N, H, W, C) or its window -> y (N, Ho, Wo, C); in training, records the argmax."""
         (ph, pw), (sh, sw) = self.layer.pool_size, self.layer.strides

@@ -105,9 +105,7 @@ class Winograd:
 
     def pools(self, pool) -> bool:
         """Whether ``pool`` (a FastMaxPool2D) takes exactly the tiles as its windows."""
-        (ph, pw), (sh, sw) = pool.layer.pool_size, pool.layer.strides
-        return ((ph, pw, sh, sw) == (2, 2, 2, 2) and pool.layer.padding == "valid"
-                and (pool.Ho, pool.Wo) == (self.th, self.tw))
+        return pool.tiles(self.out)
 
     def pooled(self, x, W):
         """x (N, H, W, C) -> the 2 x 2 max-pool of conv(x, W), (N, th, tw, F)."""
