@@ -41,7 +41,8 @@ high-water mark of the timed runs above the RSS once data and model were loaded
 **The GEMM ceiling** (``gemm_child``): the float32 rate of NumPy's BLAS at each matrix
 product the models need per batch (the convolutions' im2col GEMMs, the dense
 layers', a recurrent layer's input projection and its per-step ``h @ U``, and their backward
-twins), each timed two ways: the whole batch on one BLAS with ``threads`` threads, and
+twins; ``h @ U`` and its twins only for the T-1 steps whose h_{t-1} is not the zero
+initial state), each timed two ways: the whole batch on one BLAS with ``threads`` threads, and
 as scratchnet's shards run it, ``threads`` single-threaded GEMMs of 1/threads of the
 batch at once. The faster of the two, summed over the model's GEMMs, is the time a
 framework would need if it did nothing but matrix products at this BLAS's speed; its
@@ -237,13 +238,13 @@ def gemms(kind: str, mode: str, n: int) -> list[dict]:
     cols, heads = GATES[kind] * H, HEADS[kind]
     dense = [f"dense{i + 1} " if len(heads) > 1 else "dense " for i in range(len(heads))]
     out = [g(f"{kind} x @ W (all steps)", n * T, D, cols, "m"),
-           g(f"{kind} h @ U (per step)", n, H, cols, "m", T)]
+           g(f"{kind} h @ U (per step)", n, H, cols, "m", T - 1)]  # h_{-1} = 0: not step 0
     out += [g(name + "forward", n, i, o, "m") for name, (i, o) in zip(dense, heads, strict=True)]
     if mode == "train":
         for name, (i, o) in reversed(list(zip(dense, heads, strict=True))):
             out += [g(name + "dW", i, n, o, "k"), g(name + "dX", n, o, i, "m")]
-        out += [g(f"{kind} dz @ U^T (per step)", n, cols, H, "m", T),
-                g(f"{kind} dU = h^T dz (all steps)", H, n * T, cols, "k"),
+        out += [g(f"{kind} dz @ U^T (per step)", n, cols, H, "m", T - 1),
+                g(f"{kind} dU = h^T dz (all steps)", H, n * (T - 1), cols, "k"),
                 g(f"{kind} dW = x^T dz (all steps)", D, n * T, cols, "k")]
     return out
 

@@ -56,7 +56,7 @@ def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
             out += [((batch, h), (h, 4 * h))] * (t - 1)          # h_{t-1} @ U, forward
             out += [((batch, 4 * h), (4 * h, h))] * (t - 1)      # dz_t @ U.T, backward
             out += [((d + 1, t * batch), (t * batch, 4 * h)),    # [dW; db]
-                    ((h, t * batch), (t * batch, 4 * h))]        # dU
+                    ((h, (t - 1) * batch), ((t - 1) * batch, 4 * h))]  # dU, h_{-1} = 0
             if i > 0:
                 out.append(((t * batch, 4 * h), (4 * h, d)))
         if out:

@@ -124,7 +124,7 @@ class FastGRU(RecurrentRunner):
         dzh2 = dzh.reshape(t * n, 3 * h)
         self.projection.weight_grads(dzx, self.grads["W"], self.grads["b"][0])
         self.grads["b"][1] = dzh2.sum(axis=0)
-        np.matmul(self.h[:t].reshape(t * n, h).T, dzh2, out=self.grads["U"])
+        self.recurrent_weight_grad(dzh, self.grads["U"])
         if not self.need_input_grad:
             return None
         return self.projection.input_grad(dzx, W, self.layer.go_backwards)

@@ -81,12 +81,13 @@ class FastLSTM(RecurrentRunner):
         p, dt = self.layer.params, self.layer.dtype
         wbu = np.concatenate([p["W"], p["b"][None, :], p["U"]])  # (D+1+H, 4H)
         xh = np.empty((n, d + 1 + h), dt)
-        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
+        xh[:, d] = 1  # the bias column
         c, hs, z = np.zeros((n, h), dt), np.empty((n, h), dt), np.empty((n, 4 * h), dt)
         out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
         for s in range(t):
             xh[:, :d] = x[:, s]
-            np.matmul(xh, wbu, out=z)
+            k = d + 1 if s == 0 else d + 1 + h  # h_{-1} = 0: step 0 is [x_0, 1] @ [W; b]
+            np.matmul(xh[:, :k], wbu[:k], out=z)
             lstm_infer_step(z, c, hs)  # into a contiguous h: a strided one would not vectorize
             xh[:, d + 1:] = hs
             if out is not None:
@@ -95,7 +96,7 @@ class FastLSTM(RecurrentRunner):
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
+        t = self.layer.input_shape[0]
         seqs = self.layer.return_sequences
         dy = self.begin_backward(dy)
         W, ut = self.layer.params["W"], self.ut  # ut: U.T, refreshed by begin_backward
@@ -113,8 +114,7 @@ class FastLSTM(RecurrentRunner):
             dc, dc_prev = dc_prev, dc
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
         self.projection.weight_grads(dz, self.grads["W"], self.grads["b"])
-        np.matmul(self.h[:t].reshape(t * n, h).T, dz.reshape(t * n, 4 * h),
-                  out=self.grads["U"])  # h_{s-1} rows
+        self.recurrent_weight_grad(dz, self.grads["U"])
         if not self.need_input_grad:
             return None
         return self.projection.input_grad(dz, W, self.layer.go_backwards)

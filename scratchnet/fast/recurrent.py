@@ -18,6 +18,7 @@ class RecurrentRunner(Runner):
     """Base of the fast recurrent runners: subclasses allocate ``ut`` (and ``dyt``)."""
 
     ut: np.ndarray
+    h: np.ndarray  # (T+1, N, H), slot 0 = h_{-1} = 0
     dyt: np.ndarray | None = None
 
     def begin_backward(self, dy):
@@ -29,3 +30,14 @@ class RecurrentRunner(Runner):
         if seqs and self.dyt is not None:
             np.copyto(self.dyt, dy.transpose(1, 0, 2))
         return dy
+
+    def recurrent_weight_grad(self, dz, out):
+        """dU = sum over steps s of h_{s-1}.T @ dz_s, as one GEMM over the (T-1)*N rows of
+        steps 1..T-1: step 0's h_{-1} is zero, so its N rows would add only zeros.
+
+        ``dz`` (T, N, G) is dL/d(h_{s-1} @ U) of every step; ``out`` (H, G) is overwritten.
+        """
+        t, n, g = dz.shape
+        h = self.h.shape[2]  # self.h: (T+1, N, H), slot 0 = h_{-1} = 0
+        np.matmul(self.h[1:t].reshape((t - 1) * n, h).T, dz[1:].reshape((t - 1) * n, g),
+                  out=out)

@@ -75,12 +75,13 @@ class FastSimpleRNN(RecurrentRunner):
         p, dt = self.layer.params, self.layer.dtype
         wbu = np.concatenate([p["W"], p["b"][None, :], p["U"]])  # (D+1+H, H)
         xh = np.empty((n, d + 1 + h), dt)
-        xh[:, d], xh[:, d + 1:] = 1, 0  # the bias column; h_{-1} = 0
+        xh[:, d] = 1  # the bias column
         z, hs = np.empty((n, h), dt), np.empty((n, h), dt)
         out = np.empty((n, t, h), dt) if self.layer.return_sequences else None
         for s in range(t):
             xh[:, :d] = x[:, s]
-            np.matmul(xh, wbu, out=z)
+            k = d + 1 if s == 0 else d + 1 + h  # h_{-1} = 0: step 0 is [x_0, 1] @ [W; b]
+            np.matmul(xh[:, :k], wbu[:k], out=z)
             simple_rnn_infer_step(z, self.act, hs)
             xh[:, d + 1:] = hs
             if out is not None:
@@ -89,7 +90,7 @@ class FastSimpleRNN(RecurrentRunner):
 
     def backward(self, dy, activate=True):
         """dy (N, H) or (N, T, H) -> dx (N, T, D), or None if the input gradient is not needed."""
-        n, t, h = self.batch, self.layer.input_shape[0], self.layer.units
+        t = self.layer.input_shape[0]
         seqs = self.layer.return_sequences
         dy = self.begin_backward(dy)
         W, ut = self.layer.params["W"], self.ut  # ut: U.T, refreshed by begin_backward
@@ -105,8 +106,7 @@ class FastSimpleRNN(RecurrentRunner):
             simple_rnn_backward_step(dh_rec, dy_s, self.h[s + 1], self.act, dz[s])
         # Every step shares W, U, b: their gradients sum over steps, one GEMM over T*N rows.
         self.projection.weight_grads(dz, self.grads["W"], self.grads["b"])
-        np.matmul(self.h[:t].reshape(t * n, h).T, dz.reshape(t * n, h),
-                  out=self.grads["U"])  # h_{s-1} rows
+        self.recurrent_weight_grad(dz, self.grads["U"])
         if not self.need_input_grad:
             return None
         return self.projection.input_grad(dz, W, self.layer.go_backwards)
