@@ -24,10 +24,6 @@ for channels in (1, 2):  # the one-channel path and the general one
     W = rng.standard_normal((3, 3, channels, 4)).astype(F)
     out = np.empty((2, 3, 2, 4), F)
     run(conv_pool.conv3x3_maxpool_serial, x, W, out)
-    b, arg = rng.standard_normal(4).astype(F), np.empty((2, 3, 2, 4), np.uint8)
-    run(conv_pool.conv3x3_relu_maxpool_serial, x, W, b, out, arg)
-    dW, db = np.empty_like(W), np.empty_like(b)
-    run(conv_pool.conv3x3_maxpool_grads_serial, x, arg, out, dW, db)  # out as the gradient
 """
 
 

@@ -25,8 +25,6 @@ FAMILIES = [
     (im2col, "im2col_valid", 4, 0, 1),
     (im2col, "col2im", 8, 0, 1),
     (conv_pool, "conv3x3_maxpool", 3, 0, bias_act.PARALLEL_MIN_ELEMENTS),
-    (conv_pool, "conv3x3_relu_maxpool", 5, 0, bias_act.PARALLEL_MIN_ELEMENTS),
-    (conv_pool, "conv3x3_maxpool_grads", 5, 2, bias_act.PARALLEL_MIN_ELEMENTS),
     (winograd, "winograd_input", 4, 0, bias_act.PARALLEL_MIN_ELEMENTS),
     (winograd, "winograd_output", 4, 0, bias_act.PARALLEL_MIN_ELEMENTS),
     (winograd, "winograd_output_pool", 4, 0, bias_act.PARALLEL_MIN_ELEMENTS),
