@@ -85,6 +85,17 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         x, w = randn(n, 28, 28, 1), 0.3 * randn(3, 3, 1, 32)
         return lambda: (x.copy(), w.copy(), np.empty((n, 13, 13, 32), F32))
 
+    def conv_pool_train_args(kind):  # the same in training (one channel): forward, then dW, db
+        from scratchnet.kernels.conv_pool import conv3x3_relu_maxpool_reference
+
+        x, w, b = randn(n, 28, 28), 0.3 * randn(9, 32), 0.1 * randn(32)
+        out, arg = np.empty((n, 13, 13, 32), F32), np.empty((n, 13, 13, 32), np.uint8)
+        conv3x3_relu_maxpool_reference(x, w, b, out, arg)  # a real mix of winners and zeros
+        dy = randn(n, 13, 13, 32)
+        if kind == "forward":
+            return lambda: (x.copy(), w.copy(), b.copy(), np.empty_like(out), np.empty_like(arg))
+        return lambda: (x.copy(), arg.copy(), dy.copy(), np.empty_like(w), np.empty_like(b))
+
     def winograd_args(kind):  # the second conv by Winograd: 13 x 13 x 32 in, 10 x 10 x 64 out
         from scratchnet.kernels.winograd import plane_rows
 
@@ -178,6 +189,10 @@ def seed_cases(tiny: bool = False) -> list[Case]:
         Case("col2im", "conv2", f"({n},10,10,288) -> ({n},13,13,32)", col2im_args(13, 32, 10)),
         Case("conv3x3_maxpool", "conv1 + pool1 (inference)",
              f"({n},28,28,1) k3 -> ({n},13,13,32)", conv_pool_args()),
+        Case("conv3x3_relu_maxpool", "conv1 + pool1 (training)",
+             f"({n},28,28) k3 -> ({n},13,13,32) + argmax", conv_pool_train_args("forward")),
+        Case("conv3x3_maxpool_grads", "conv1 + pool1 (training)",
+             f"({n},13,13,32) -> dW (9,32), db", conv_pool_train_args("grads")),
         Case("winograd_input", "conv2", f"({n},13,13,32) -> (16,{n * 25}+,32)",
              winograd_args("input")),
         Case("winograd_output", "conv2", f"(16,{n * 25}+,64) -> ({n},10,10,64)",

@@ -24,6 +24,11 @@ for channels in (1, 2):  # the one-channel path and the general one
     W = rng.standard_normal((3, 3, channels, 4)).astype(F)
     out = np.empty((2, 3, 2, 4), F)
     run(conv_pool.conv3x3_maxpool_serial, x, W, out)
+x1, W9 = rng.standard_normal((2, 8, 7)).astype(F), rng.standard_normal((9, 4)).astype(F)
+b, arg = rng.standard_normal(4).astype(F), np.empty((2, 3, 2, 4), np.uint8)
+run(conv_pool.conv3x3_relu_maxpool, x1, W9, b, out, arg)  # training, one channel
+dW, db = np.empty_like(W9), np.empty_like(b)
+run(conv_pool.conv3x3_maxpool_grads, x1, arg, out, dW, db)  # out as the gradient
 """
 
 

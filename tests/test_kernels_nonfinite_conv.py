@@ -47,3 +47,29 @@ def test_conv3x3_maxpool(v, dtype, seed):
     want = reference(conv_pool.conv3x3_maxpool_reference, x, W, np.empty((2, 3, 3, 5), dtype))
     got = getattr(conv_pool, "conv3x3_maxpool" + v)(x, W, np.empty((2, 3, 3, 5), dtype))
     assert_same(got, want, dtype, "conv3x3_maxpool")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@seeds
+def test_conv3x3_relu_maxpool_and_its_grads(dtype, seed):
+    """Training's pair on one channel: a window holding a NaN pools to its first NaN (the
+    ReLU keeps it); a non-finite x or dy reaches dW and db as through im2col and
+    ``cols.T @ dz``."""
+    rng = np.random.default_rng(seed)
+    x = sprinkle(rng, rng.standard_normal((2, 9, 8)).astype(dtype), fraction=0.02)
+    W = rng.standard_normal((9, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    shape = (2, 3, 3, 5)
+    out, arg = np.empty(shape, dtype), np.empty(shape, np.uint8)
+    reference(conv_pool.conv3x3_relu_maxpool_reference, x, W, b, out, arg)
+    got, got_arg = np.empty(shape, dtype), np.empty(shape, np.uint8)
+    conv_pool.conv3x3_relu_maxpool(x, W, b, got, got_arg)
+    assert_same(got, out, dtype, "conv3x3_relu_maxpool")
+    np.testing.assert_array_equal(got_arg, arg)
+    dy = sprinkle(rng, rng.standard_normal(shape).astype(dtype), fraction=0.05)
+    want = [np.empty_like(W), np.empty_like(b)]
+    reference(conv_pool.conv3x3_maxpool_grads_reference, x, arg, dy, *want)
+    grads = [np.empty_like(W), np.empty_like(b)]
+    conv_pool.conv3x3_maxpool_grads(x, arg, dy, *grads)
+    assert_same(grads[0], want[0], dtype, "conv3x3_maxpool_grads dW")
+    assert_same(grads[1], want[1], dtype, "conv3x3_maxpool_grads db")
