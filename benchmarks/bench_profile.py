@@ -29,7 +29,9 @@ def _gemm_shapes(model, batch: int) -> dict[str, list[tuple[tuple, tuple]]]:
     for i, (layer, runner) in enumerate(zip(model.layers, model._engine.whole, strict=True)):
         kind = type(layer).__name__
         out = []
-        if kind == "Conv2D" and runner.winograd is not None:
+        if i in model._engine.trains_pooled:
+            pass  # a first conv and its pool in one pass (kernels.conv_pool): no GEMM
+        elif kind == "Conv2D" and runner.winograd is not None:
             # Winograd: 16 products per pass, one per cell of the 4 x 4 transform, as one
             # batched matmul of (16, tiles, .) stacks
             c, f = layer.input_shape[2], layer.filters
@@ -120,17 +122,32 @@ def profile(model_name: str, batch: int = 128, repeats: int = 30) -> dict:
     shard_times = []
     # One shard's runners of the fast engine, as a sharded step runs them.
     runners = model._engine.whole if bounds is None else model._engine.shards[0]
+    pooled = model._engine.trains_pooled
     with _shard_context(bounds is not None):
         for _ in range(repeats + 2):
             start = time.perf_counter()
-            h = xs
-            for i, (layer, runner) in enumerate(zip(model.layers, runners, strict=True)):
+            h, i = xs, 0
+            while i <= last:
+                layer, runner = model.layers[i], runners[i]
+                if i in pooled:  # a first conv and its pool in one pass, as the engine runs it
+                    name = f"{layer.name} + {model.layers[i + 1].name}"
+                    h = clock(f"{name} forward", runner.pooled_training, h, runners[i + 1])
+                    i += 2
+                    continue
                 # The model's fused softmax: the last layer stops at its logits.
                 h = clock(f"{layer.name} forward", runner.forward, h, True, i != last)
+                i += 1
             _, g = clock("loss", model.loss, h, ys, batch_size=batch)
-            for i in range(last, -1, -1):
+            i = last
+            while i >= 0:
                 layer, runner = model.layers[i], runners[i]
+                if i - 1 in pooled:
+                    name = f"{model.layers[i - 1].name} + {layer.name}"
+                    g = clock(f"{name} backward", runners[i - 1].pooled_backward, g)
+                    i -= 2
+                    continue
                 g = clock(f"{layer.name} backward", runner.backward, g, i != last)
+                i -= 1
             shard_times.append(time.perf_counter() - start)
 
         gemm = {}

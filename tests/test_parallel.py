@@ -200,7 +200,7 @@ def test_three_shards_and_a_shard_error_leaves_blas_as_it_was(workers):
     def fail(*args, **kwargs):
         raise FloatingPointError("shard 2 failed")
 
-    model._engine.shards[2][0].forward = fail  # only the last shard, in a pool thread
+    model._engine.shards[2][-1].forward = fail  # only the last shard, in a pool thread
     with pytest.raises(FloatingPointError, match="shard 2 failed"):
         model.compute_gradients(x, y)
     assert blas.threads() == before

@@ -17,7 +17,11 @@ What it skips, none of which changes the maths beyond the order of float sums:
 - at inference before a max-pool, the bias and ReLU on the values the pool drops
   (:meth:`FastConv2D.pooled`); on few channels (a first layer on grayscale images) with
   a 2 x 2 pool, the conv's map itself: ``kernels.conv_pool`` computes each pooling
-  window's four sums from one 4 x 4 patch and keeps their max.
+  window's four sums from one 4 x 4 patch and keeps their max;
+- in training, on a first layer with one input channel and a ReLU, its map, ReLU mask
+  and the pool's dense gradient: ``kernels.conv_pool`` keeps which of the four sums
+  won, and the backward takes dW and db from the input and the pooled gradient
+  (:meth:`FastConv2D.pooled_training`, :meth:`FastConv2D.pooled_backward`).
 
 A 3 x 3, stride-1 convolution on enough channels (the seed CNN's second) runs by Winograd
 F(2x2, 3x3) instead, forward and backward (``scratchnet.fast.winograd``): the same
@@ -40,7 +44,11 @@ from scratchnet.fast.runner import Runner
 from scratchnet.fast.scratch import Scratch
 from scratchnet.fast.winograd import MIN_CHANNELS, Winograd, applies
 from scratchnet.kernels import small_k
-from scratchnet.kernels.conv_pool import conv3x3_maxpool
+from scratchnet.kernels.conv_pool import (
+    conv3x3_maxpool,
+    conv3x3_maxpool_grads,
+    conv3x3_relu_maxpool,
+)
 from scratchnet.kernels.im2col import col2im, im2col
 from scratchnet.layers.geometry import conv_output_size
 
@@ -71,6 +79,7 @@ class FastConv2D(Runner):
         self.cols = self.dcols = None
         self.scratch = Scratch()
         self.n = None  # batch size of the last forward; None until there is one
+        self.arg = None  # which cell of each window won, kept by pooled_training
         self.crop_output(None)
 
     # -- build-time rewrites ---------------------------------------------------------------------
@@ -109,6 +118,12 @@ class FastConv2D(Runner):
 
     def pools_first(self, after):
         return after.commutes_with_increasing and self.tail.relu
+
+    def trains_pooled(self, after):
+        """A first layer (no input gradient) on one channel, with a ReLU, that pools in
+        one pass (the training kernels are written for one channel: grayscale images)."""
+        return (self.pools_first(after) and not self.need_input_grad
+                and self.layer.input_shape[2] == 1 and self._pools_in_one_pass(after))
 
     # -- running ----------------------------------------------------------------------------------
     def _buffer(self, attr: str, rows: int) -> np.ndarray:
@@ -164,6 +179,28 @@ class FastConv2D(Runner):
         b = self.layer.params.get("b", self.no_bias)
         self.tail.forward(y.reshape(-1, F), b, False, True)  # in place
         return y
+
+    def pooled_training(self, x, pool):
+        """Training forward of ``pool(self(x))`` in one pass (``kernels.conv_pool``); keeps
+        ``x`` and which sum of each window won, for :meth:`pooled_backward`."""
+        self.inference_pass = False
+        N, H, W, _ = x.shape
+        self.x = np.ascontiguousarray(x).reshape(N, H, W)  # the one channel
+        self.n = N
+        shape = (N, pool.Ho, pool.Wo, self.layer.filters)
+        self.arg = self.scratch.get("arg", shape, np.uint8)
+        y = np.empty(shape, self.layer.dtype)
+        b = self.layer.params.get("b", self.no_bias)
+        W9 = self.layer.params["W"].reshape(9, -1)
+        return conv3x3_relu_maxpool(self.x, W9, b, y, self.arg)
+
+    def pooled_backward(self, dy):
+        """dy (N, Hp, Wp, F), the gradient of the pooled output -> this layer's dW and db;
+        returns None: a first layer has no input gradient to give."""
+        dy = self.check_upstream(dy, None if self.arg is None else self.arg.shape)
+        db = self.grads.get("b", self.no_db)
+        conv3x3_maxpool_grads(self.x, self.arg, dy, self.grads["W"].reshape(9, -1), db)
+        return None
 
     def backward(self, dy, activate=True):
         """dy (N, Ho, Wo, F) -> dx (N, H, W, C), or None when ``need_input_grad`` is False."""

@@ -9,6 +9,9 @@ model computes beyond the order of some float sums:
   before computes only that part (``crop_output``);
 - at inference a ReLU conv followed by a max-pool runs the pool first, then the bias and
   ReLU (``pools_first``/``pooled``): both are increasing, so the result is bit-identical;
+- in training, a first ReLU conv and the max-pool after it run as one pass forward and
+  one backward where a kernel does both (``trains_pooled``): the conv's map is never
+  written;
 - at inference a large batch goes through the network a chunk at a time, as large as
   the layers that asked for it (``inference_chunk``) keep in cache.
 
@@ -43,6 +46,8 @@ class FastEngine:
         self.whole = self._runners([layer.grads for layer in self.layers])
         self.pools_first = {i for i, (before, after) in enumerate(pairwise(self.whole))
                             if before.pools_first(after)}
+        self.trains_pooled = {i for i, (before, after) in enumerate(pairwise(self.whole))
+                              if before.trains_pooled(after)}
         self.shards: list[list] = []  # one runner set per shard, made on first use
 
     def _runners(self, grads) -> list:
@@ -87,6 +92,10 @@ class FastEngine:
                 break
             if not training and i in self.pools_first:  # this layer and the pool after it
                 x = runners[i].pooled(x, runners[i + 1])
+                i += 2
+                continue
+            if training and i in self.trains_pooled:  # the same, keeping what backward needs
+                x = runners[i].pooled_training(x, runners[i + 1])
                 i += 2
                 continue
             x = runners[i].forward(x, training, activate=not (i == last and fused))
@@ -142,9 +151,14 @@ class FastEngine:
         logits = self._forward_on(runners, x, training, logits=True)
         loss, dy = model.loss(logits, y, batch_size=batch_size, sample_weight=sample_weight)
         fused = model.fused_activation
-        last = len(runners) - 1
-        for i in range(last, -1, -1):
+        last = i = len(runners) - 1
+        while i >= 0:
             if i == last and fused == "layer":
-                continue
-            dy = runners[i].backward(dy, activate=not (i == last and fused))
+                i -= 1
+            elif training and i - 1 in self.trains_pooled:  # a pool and its conv: one pass
+                dy = runners[i - 1].pooled_backward(dy)
+                i -= 2
+            else:
+                dy = runners[i].backward(dy, activate=not (i == last and fused))
+                i -= 1
         return loss, logits

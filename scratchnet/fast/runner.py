@@ -11,7 +11,9 @@ The engine (``scratchnet.fast.engine``) also asks runners about their neighbours
 when it builds a model, so that a runner can skip work whose result nobody uses:
 ``input_window``/``crop_output`` (compute only the part of an output the next layer
 reads), ``pools_first``/``pooled`` (a conv's bias and ReLU after the max-pool at
-inference) and ``inference_chunk`` (how many samples at a time keep a layer in cache).
+inference), ``trains_pooled``/``pooled_training``/``pooled_backward`` (a first conv and
+its max-pool as one pass each way in training) and ``inference_chunk`` (how many
+samples at a time keep a layer in cache).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ class Runner:
 
     def pools_first(self, after: Runner) -> bool:
         """Whether ``self.pooled(x, after)`` computes ``after(self(x))`` at inference, faster."""
+        return False
+
+    def trains_pooled(self, after: Runner) -> bool:
+        """Whether, in training, ``self.pooled_training(x, after)`` computes ``after(self(x))``
+        and ``self.pooled_backward(dy)`` the gradients of both (neither has an input one)."""
         return False
 
     def draw(self, n: int) -> np.ndarray | None:
