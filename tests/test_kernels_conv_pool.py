@@ -38,6 +38,21 @@ def test_every_variant_equals_the_reference(dtype, n, hp, wp, extra, c, f, seed)
     np.testing.assert_array_equal(got[2], got[0])
 
 
+def _seed_first_layer(dtype, channels):
+    """The seed CNN's first conv (on ``channels``) and pool, built, with their fast
+    runners as a model's first layers, and 5 input samples."""
+    rng = np.random.default_rng(channels)
+    conv = Conv2D(32, 3, activation="relu")
+    conv.build((28, 28, channels), dtype, rng)
+    conv.params["b"][:] = rng.standard_normal(32)  # some negative: ReLU zeroes
+    pool = MaxPool2D(2)
+    pool.build(conv.output_shape, dtype)
+    fconv, fpool = fast_runner(conv, first=True), fast_runner(pool)
+    fconv.crop_output(fpool.input_window())
+    x = rng.standard_normal((5, 28, 28, channels)).astype(dtype)
+    return rng, conv, pool, fconv, fpool, x
+
+
 def _training_inputs(dtype, n, hp, wp, extra, f, seed):
     """One channel, as the training kernels take it: x (N, H, W), W (9, F)."""
     rng = np.random.default_rng(seed)
@@ -91,17 +106,8 @@ def test_the_weight_gradients_equal_their_reference(dtype, n, hp, wp, extra, f, 
 def test_a_first_conv_and_its_pool_in_training(dtype):
     """The seed CNN's first layer and pool: pooled_training gives the reference pair's
     pool(conv), and pooled_backward their dW and db for any gradient."""
-    channels = 1
-    rng = np.random.default_rng(channels)
-    conv = Conv2D(32, 3, activation="relu")
-    conv.build((28, 28, channels), dtype, rng)
-    conv.params["b"][:] = rng.standard_normal(32)
-    pool = MaxPool2D(2)
-    pool.build(conv.output_shape, dtype)
-    fconv, fpool = fast_runner(conv, first=True), fast_runner(pool)
-    fconv.crop_output(fpool.input_window())
+    rng, conv, pool, fconv, fpool, x = _seed_first_layer(dtype, channels=1)
     assert fconv.trains_pooled(fpool)
-    x = rng.standard_normal((5, 28, 28, channels)).astype(dtype)
     tol = 1e-5 if dtype == "float32" else 1e-12
     want = pool(conv(x, training=True), training=True)
     y = fconv.pooled_training(x, fpool)
@@ -142,16 +148,8 @@ def test_training_pools_in_one_pass_only_for_a_first_relu_layer(kwargs, first, c
 def test_a_first_conv_and_its_pool_at_inference(dtype, channels):
     """The seed CNN's first layer and pool (28 x 28 in, 13 x 13 out) and an RGB one:
     pooled() takes the one-pass kernel and gives pool(conv) of the reference pair."""
-    rng = np.random.default_rng(channels)
-    conv = Conv2D(32, 3, activation="relu")
-    conv.build((28, 28, channels), dtype, rng)
-    conv.params["b"][:] = rng.standard_normal(32)  # some negative: ReLU zeroes
-    pool = MaxPool2D(2)
-    pool.build(conv.output_shape, dtype)
-    fconv, fpool = fast_runner(conv, first=True), fast_runner(pool)
-    fconv.crop_output(fpool.input_window())
+    _, conv, pool, fconv, fpool, x = _seed_first_layer(dtype, channels)
     assert fconv._pools_in_one_pass(fpool)
-    x = rng.standard_normal((5, 28, 28, channels)).astype(dtype)
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(fconv.pooled(x, fpool), pool(conv(x)), rtol=tol, atol=tol)
 
