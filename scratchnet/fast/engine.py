@@ -9,9 +9,8 @@ model computes beyond the order of some float sums:
   before computes only that part (``crop_output``);
 - at inference a ReLU conv followed by a max-pool runs the pool first, then the bias and
   ReLU (``pools_first``/``pooled``): both are increasing, so the result is bit-identical;
-- in training, a first ReLU conv and the max-pool after it run as one pass forward and
-  one backward where a kernel does both (``trains_pooled``): the conv's map is never
-  written;
+- in training, a first ReLU conv on one channel and the max-pool after it run as one
+  pass forward and one backward (``trains_pooled``): the conv's map is never written;
 - at inference a large batch goes through the network a chunk at a time, as large as
   the layers that asked for it (``inference_chunk``) keep in cache.
 
