@@ -125,6 +125,20 @@ def test_a_first_conv_and_its_pool_in_training(dtype):
         fconv.pooled_backward(dy[:, :-1])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_each_backward_follows_only_its_own_forward(dtype):
+    """After the one pass, the plain backward has no caches of it (and would read a
+    stale im2col); after a plain forward, pooled_backward has no winners to follow."""
+    _, _, _, fconv, fpool, x = _seed_first_layer(dtype, channels=1)
+    z = fconv.forward(x, True)  # the plain pass first: its caches exist
+    y = fconv.pooled_training(x, fpool)
+    with pytest.raises(RuntimeError, match="before any forward pass"):
+        fconv.backward(np.ones_like(z))
+    fconv.forward(x, True)
+    with pytest.raises(RuntimeError, match="before any forward pass"):
+        fconv.pooled_backward(np.ones_like(y))
+
+
 @pytest.mark.parametrize("kwargs, first, channels, uses", [
     (dict(activation="relu"), True, 1, True),
     (dict(activation="relu"), False, 1, False),  # an input gradient to give: im2col's

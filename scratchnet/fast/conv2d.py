@@ -146,6 +146,7 @@ class FastConv2D(Runner):
         """x (N, H, W, C) -> y (N, Ho, Wo, F) or its crop; keeps im2col (or Winograd's
         transformed patches) for backward."""
         self.inference_pass = False  # even at inference, the caches fit this pass
+        self.arg = None  # pooled_backward has nothing of this pass to follow
         if self.winograd is not None:
             self.n = x.shape[0]
             z = self.winograd.forward(np.ascontiguousarray(x), self.layer.params["W"])
@@ -186,7 +187,7 @@ class FastConv2D(Runner):
         self.inference_pass = False
         N, H, W, _ = x.shape
         self.x = np.ascontiguousarray(x).reshape(N, H, W)  # the one channel
-        self.n = N
+        self.n = None  # backward has no im2col of this pass to follow: pooled_backward does
         shape = (N, pool.Ho, pool.Wo, self.layer.filters)
         self.arg = self.scratch.get("arg", shape, np.uint8)
         y = np.empty(shape, self.layer.dtype)
