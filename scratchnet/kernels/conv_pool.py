@@ -34,11 +34,12 @@ the pool's dense gradient are never written:
   ``patch * 0``, which is 0 unless the patch holds an inf or NaN, so a non-finite ``x``
   or ``dy`` reaches dW and db as it does through im2col and ``cols.T @ dz``.
 
-Each is one serial function, without helpers or a parallel twin, and its tap loop runs
-over a length LLVM does not know (``P``'s 9 rows), so that it stays one loop: the first
-versions, with helpers, partial sums per chunk and twins, took 2.2 s and 3.0 s to
-compile, too much for a first run (issue 16; benchmarks/README.md, "A first
-convolution and its pool in one pass"). They run inside a shard, on one thread, anyway.
+Each is one serial function, without helpers or a parallel twin, and the backward's tap
+loop runs over a length LLVM does not know (``P``'s 9 rows), so that it stays one loop
+instead of nine vectorized copies: the first versions, with helpers, partial sums per
+chunk and twins, took 2.2 s and 3.0 s to compile, too much for a first run (issue 16;
+benchmarks/README.md, "A first convolution and its pool in one pass"). They run inside
+a shard, on one thread, anyway.
 The forward's sums are made in the order its reference makes them, to the bit.
 """
 
@@ -231,13 +232,6 @@ def conv3x3_relu_maxpool(x, W, b, out, arg):
     return out
 
 
-def _cells(a, Hp, Wp):
-    """(N, 2 Hp, 2 Wp, F) -> (N, Hp, Wp, 4, F): each pooling window's four cells."""
-    N, F = a.shape[0], a.shape[3]
-    return a[:, :2 * Hp, :2 * Wp].reshape(N, Hp, 2, Wp, 2, F).transpose(
-        0, 1, 3, 2, 4, 5).reshape(N, Hp, Wp, 4, F)
-
-
 def conv3x3_relu_maxpool_reference(x, W, b, out, arg):
     """Plain-NumPy :func:`conv3x3_relu_maxpool`: the conv's map as nine shifted products
     added in the kernel's order, + b, ReLU, then each window's max and the index of its
@@ -249,7 +243,9 @@ def conv3x3_relu_maxpool_reference(x, W, b, out, arg):
         a, c = divmod(t, 3)
         term = x[:, a:a + h, c:c + w, None] * W[t]
         z = term if z is None else z + term
-    cells = _cells(np.maximum(z + b, 0), Hp, Wp)
+    # each pooling window's four cells, row-major: (N, Hp, Wp, 4, F)
+    cells = np.maximum(z + b, 0).reshape(N, Hp, 2, Wp, 2, F).transpose(
+        0, 1, 3, 2, 4, 5).reshape(N, Hp, Wp, 4, F)
     out[...] = cells.max(axis=3)
     arg[...] = cells.argmax(axis=3) + 4 * ~(out > 0)
     return out
